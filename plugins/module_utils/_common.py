@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmops.datacenter contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pieces shared by every client: backoff, redaction, current-vs-desired comparison, JMESPath.
+
+Private to the collection (leading underscore): the interface may change between releases.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+try:
+    import jmespath
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = exc
+
+REDACTED = "********"
+
+
+def backoff_delays(retries, base_delay=1.0, max_delay=20.0, rng=None):
+    """Yield `retries` sleep times: exponential, capped, with "equal jitter".
+
+    Half of each step is fixed and half random, so many workers that failed together
+    do not come back together, yet no attempt waits for nearly nothing.
+    """
+    rng = rng or random.Random()
+    for attempt in range(retries):
+        step = min(max_delay, base_delay * (2 ** attempt))
+        yield step / 2.0 + rng.uniform(0, step / 2.0)
+
+
+def redact(value, secrets):
+    """Return `value` with every non-empty secret replaced, recursing into lists and dicts."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return dict((k, redact(v, secrets)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
+def _normalise(value):
+    """Canonical form used only for comparing: strings case-folded, lists order-insensitive."""
+    if isinstance(value, str):
+        return value.strip().casefold()
+    if isinstance(value, dict):
+        return dict((k, _normalise(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return sorted((_normalise(v) for v in value), key=repr)
+    return value
+
+
+def modified_attributes(current, desired):
+    """Keys of `desired` (ignoring None) whose value differs from `current`, with the wanted value."""
+    changes = {}
+    for key, wanted in desired.items():
+        if wanted is None:
+            continue
+        if _normalise(current.get(key)) != _normalise(wanted):
+            changes[key] = wanted
+    return changes
+
+
+def cd_action(current, state):
+    """'create', 'delete' or None for a present/absent resource (netapp.ontap's get_cd_action)."""
+    if state == "present" and current is None:
+        return "create"
+    if state == "absent" and current is not None:
+        return "delete"
+    return None
+
+
+def apply_query(module, data, query):
+    """Run an optional JMESPath expression over an info module's result."""
+    if not query:
+        return data
+    if not HAS_JMESPATH:
+        from ansible.module_utils.basic import missing_required_lib
+
+        module.fail_json(msg=missing_required_lib("jmespath"), exception=str(JMESPATH_IMPORT_ERROR))
+    try:
+        return jmespath.search(query, data)
+    except jmespath.exceptions.JMESPathError as exc:
+        module.fail_json(msg="Invalid query %r: %s" % (query, exc))
+
+
+class Deadline:
+    """A wall-clock budget for waiting on a long operation."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self._clock = clock
+        self.seconds = seconds
+        self.started = clock()
+
+    @property
+    def elapsed(self):
+        return self._clock() - self.started
+
+    @property
+    def remaining(self):
+        return self.seconds - self.elapsed
+
+    def expired(self):
+        return self.remaining <= 0

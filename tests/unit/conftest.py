@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmops.datacenter contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests.adapters
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.vmops.datacenter.tests.unit.framework.rest_registry import RestRegistry
+
+PASSWORD = "S3cr3t-unit-Pa55"
+CONNECTION = dict(hostname="vmstore1.test", username="admin", password=PASSWORD, ca_path="/etc/lab/ca.pem")
+
+
+@pytest.fixture
+def api(monkeypatch):
+    """The strict request registry; no real network, no real sleeping."""
+    registry = RestRegistry()
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
+                        lambda adapter, request, **kwargs: registry.send(adapter, request, **kwargs))
+    sleeps = []
+    monkeypatch.setattr(time, "sleep", sleeps.append)
+    registry.sleeps = sleeps
+    yield registry
+    registry.assert_all_consumed()
+
+
+@pytest.fixture
+def run_module(capsys):
+    """Run a module's main() with arguments; return its JSON result exactly as Ansible would see it."""
+
+    def run(module, args, check_mode=False, diff=False):
+        full = dict(CONNECTION)
+        full.update(args)
+        full["_ansible_check_mode"] = check_mode
+        full["_ansible_diff"] = diff
+        with patch_module_args(full):
+            with pytest.raises(SystemExit):
+                module.main()
+        out = capsys.readouterr().out
+        assert PASSWORD not in out, "password leaked into module output"
+        return json.loads(out)
+
+    return run
