@@ -98,10 +98,10 @@ def apply_query(module, data, query):
 class Deadline:
     """A wall-clock budget for waiting on a long operation."""
 
-    def __init__(self, seconds, clock=time.monotonic):
-        self._clock = clock
+    def __init__(self, seconds, clock=None):
+        self._clock = clock or time.monotonic
         self.seconds = seconds
-        self.started = clock()
+        self.started = self._clock()
 
     @property
     def elapsed(self):

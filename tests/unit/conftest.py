@@ -24,8 +24,16 @@ def api(monkeypatch):
     registry = RestRegistry()
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
                         lambda adapter, request, **kwargs: registry.send(adapter, request, **kwargs))
+    # Sleeping advances a fake clock instantly, so waits and timeouts are exact and fast.
+    clock = [1000.0]
     sleeps = []
-    monkeypatch.setattr(time, "sleep", sleeps.append)
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     registry.sleeps = sleeps
     yield registry
     registry.assert_all_consumed()
