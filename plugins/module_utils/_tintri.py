@@ -368,15 +368,13 @@ class TintriClient:
         while True:
             page = self.get(path, params=params)
             if isinstance(page, list):
-                for item in page:
-                    yield item
+                yield from page
                 return
             if not isinstance(page, dict) or page.get("typeId") != TYPE_PAGE:
                 raise TintriApiError("%s: GET %s returned neither a Page nor a list." % (
                     self.server_label, self._api_path(path)), server=self.hostname, method="GET",
                     path=self._api_path(path))
-            for item in page.get("items") or []:
-                yield item
+            yield from page.get("items") or []
             link = page.get("next")
             if not link or link in seen:
                 return

@@ -18,7 +18,7 @@ description:
   - VMstore-only. Aimed at a Tintri Global Center, the module fails before changing anything and names the
     VMstore that holds the VM.
 author:
-  - vmops.datacenter contributors
+  - vmops.datacenter maintainers (@vmops)
 options:
   vm:
     description:
@@ -150,7 +150,7 @@ deleted:
   elements: dict
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import TintriApiError
+from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import TintriApiError, uuid_of
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri_lookup import (
     get_vm,
     list_snapshots,
@@ -158,7 +158,6 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._tintri_lookup im
     snapshot_vm_uuid,
     vm_name,
 )
-from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import uuid_of
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri_module import (
     TintriModule,
     vm_argument_spec,
@@ -194,15 +193,17 @@ class SnapshotModule(TintriModule):
     def matching(self, client):
         """Snapshots of this VM with this name (or id), newest first, from one listing."""
         params = self.params
-        if params["uuid"]:
-            contain, wanted = None, lambda s: uuid_of(s) == params["uuid"]
-        else:
-            contain, wanted = params["name"], lambda s: s.get("description") == params["name"]
+
+        def wanted(snapshot):
+            if params["uuid"]:
+                return uuid_of(snapshot) == params["uuid"]
+            return snapshot.get("description") == params["name"]
+
         if params["vm_uuid"]:
-            snapshots = list_snapshots(client, vm_uuid=params["vm_uuid"], contain=contain)
+            snapshots = list_snapshots(client, vm_uuid=params["vm_uuid"], contain=params["name"])
             return [s for s in snapshots if wanted(s) and snapshot_vm_uuid(s) == params["vm_uuid"]]
         # `contain` matches the snapshot name or the VM name: one call finds the VM's named snapshots.
-        snapshots = list_snapshots(client, contain=contain or params["vm"])
+        snapshots = list_snapshots(client, contain=params["name"] or params["vm"])
         return [s for s in snapshots if wanted(s) and s.get("vmName") == params["vm"]]
 
     def work(self, client):

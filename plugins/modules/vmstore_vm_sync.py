@@ -22,10 +22,10 @@ description:
   - After a successful sync the module records a marker on the target, a snapshot named
     C(vmops.syncvm from <source VM> snapshot <snapshot id>). A later run for the same source snapshot finds the marker
     and changes nothing; O(force=true) syncs again. Only the newest marker per target is kept.
-  - VMstore-only and licensed: a Tintri Global Center or a VMstore without a SyncVM licence is refused with a
-    clear error before any change.
+  - SyncVM is a licensed, VMstore-only feature. A Tintri Global Center is refused with a clear error before any
+    change; a VMstore without the licence answers HTTP 403, reported as such.
 author:
-  - vmops.datacenter contributors
+  - vmops.datacenter maintainers (@vmops)
 options:
   vm:
     description:
@@ -348,7 +348,7 @@ class SyncModule(TintriModule):
         if not pairs:
             self.fail("Snapshot %s has no data disks besides boot disk %r; nothing to sync." % (
                 uuid_of(source), source_boot))
-        targets = [t for _, t in pairs]
+        targets = [target_disk for _source_disk, target_disk in pairs]
         if len(set(targets)) != len(targets):
             self.fail("disk_map replaces a target disk twice: %s." % ", ".join(targets))
         if target_boot in targets and not params["allow_boot_disk"]:

@@ -22,8 +22,11 @@ CONNECTION = dict(hostname="vmstore1.test", username="admin", password=PASSWORD,
 def api(monkeypatch):
     """The strict request registry; no real network, no real sleeping."""
     registry = RestRegistry()
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send",
-                        lambda adapter, request, **kwargs: registry.send(adapter, request, **kwargs))
+
+    def send(adapter, request, **kwargs):
+        return registry.send(adapter, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
     # Sleeping advances a fake clock instantly, so waits and timeouts are exact and fast.
     clock = [1000.0]
     sleeps = []

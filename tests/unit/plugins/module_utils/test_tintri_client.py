@@ -60,7 +60,7 @@ def test_get_is_retried_on_503_and_busy_with_capped_backoff(api):
 
 def test_get_gives_up_after_the_retry_budget_with_a_clear_error(api):
     tintri = connected(api, retries=2)
-    for _ in range(3):
+    for _attempt in range(3):
         api.expect_error("GET", "/api/v310/vm", 503, "ERR-API-0007", "Service unavailable", cause="AD down")
     with pytest.raises(TintriApiError) as info:
         tintri.get("/v310/vm")
