@@ -149,7 +149,8 @@ class TintriClient:
         self.api_version = None
         self.requests_made = 0
         self.http = requests.Session()
-        self.http.verify = (ca_path or True) if validate_certs else False
+        # Passed with every request: requests lets REQUESTS_CA_BUNDLE override a Session-level verify.
+        self.verify = (ca_path or True) if validate_certs else False
         self.http.cookies = _refuse_all_cookies()
         self.http.headers.update({
             "Accept": "application/json",
@@ -202,7 +203,7 @@ class TintriClient:
         if not self._session_id:
             return
         try:
-            self.http.post(self.base_url + "/v310/session/logout", timeout=self.timeout,
+            self.http.post(self.base_url + "/v310/session/logout", timeout=self.timeout, verify=self.verify,
                            headers={"Cookie": "JSESSIONID=%s" % self._session_id})
             self.requests_made += 1
         except requests.exceptions.RequestException:
@@ -290,7 +291,7 @@ class TintriClient:
                 headers["Cookie"] = "JSESSIONID=%s" % self._session_id
             try:
                 response = self.http.request(method, self.base_url + path, params=params, data=data,
-                                             headers=headers, timeout=self.timeout)
+                                             headers=headers, timeout=self.timeout, verify=self.verify)
             except requests.exceptions.SSLError as exc:
                 raise self._connection_error(method, path, exc, hint=(
                     "TLS verification failed: give the CA that signed this server's certificate in ca_path "

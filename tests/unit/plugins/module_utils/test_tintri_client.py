@@ -43,9 +43,23 @@ def test_login_sends_credentials_with_the_servers_api_version_and_uses_the_cooki
     api.expect("GET", "/api/v310/vm/x", json=vm("a"))
     tintri.get("/v310/vm/x")
     assert api.made[-1]["headers"]["Cookie"] == "JSESSIONID=sess-1"
-    assert tintri.http.verify == "/lab/ca.pem" and tintri.base_url == "https://vmstore1.test:9443/api"
+    assert tintri.verify == "/lab/ca.pem" and tintri.base_url == "https://vmstore1.test:9443/api"
     api.expect_logout()
     tintri.close()
+
+
+def test_ca_path_wins_over_requests_ca_bundle(api, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    seen = []
+    original = api.send
+
+    def send(adapter, request, **kwargs):
+        seen.append(kwargs.get("verify"))
+        return original(adapter, request, **kwargs)
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    connected(api)
+    assert seen == ["/lab/ca.pem", "/lab/ca.pem"]
 
 
 def test_get_is_retried_on_503_and_busy_with_capped_backoff(api):
