@@ -87,3 +87,130 @@ def task(state, n=1, kind="SYNC_VM", percent=None, error=None):
         "error": error,
         "targetIds": [],
     }
+
+
+# -- Tintri Global Center: VMstore pools and recommendations ---------------------------------
+
+RECO = "com.tintri.api.rest.v310.dto.domain.beans.loadbalance.recommendation."
+
+
+def pool_id(n):
+    return "POOL-%04d" % n
+
+
+def vmstore_member(hostname, n=1):
+    return {"typeId": "com.tintri.api.rest.v310.dto.domain.VmStore", "uuid": wrap("TIN-%04d" % n),
+            "hostname": hostname, "ipAddress": "10.0.0.%d" % n, "vmstorePoolId": None}
+
+
+def pool(name, n=1, members=("vmstore1.test", "vmstore2.test"), preference=("SPACE",), description=None):
+    return {
+        "typeId": "com.tintri.api.rest.v310.dto.domain.VmstorePool",
+        "uuid": wrap(pool_id(n)),
+        "name": name,
+        "description": description if description is not None else "%s pool" % name,
+        "members": [vmstore_member(h, n * 10 + i) for i, h in enumerate(members, 1)],
+        "issueTypePreference": list(preference),
+        "notificationPreference": "ALL",
+    }
+
+
+def space_issue(used_percent=92.5, severity=3):
+    return {"typeId": RECO + "RecommendationSpaceAnalysis", "issueType": "SPACE", "summary": "Space %s%%" % used_percent,
+            "severity": severity, "isSelected": True, "isDisabled": False, "spaceUsedPhysicalGiB": 9250.0,
+            "spaceUsedPhysicalPercent": used_percent, "spaceUsedPhysicalChange": 120.5, "spaceThresholdPercent": 90,
+            "probability": 80}
+
+
+def iops_issue(severity=2):
+    return {"typeId": RECO + "RecommendationIopsAnalysis", "issueType": "IOPS", "summary": "Heavy load",
+            "severity": severity, "isSelected": True, "isDisabled": False, "totalIops": 48000,
+            "throughputTotalMBps": 900.0, "latencyStorageMs": 4.2, "loadThresholdPercent": 80,
+            "percentOfWeekUnderLoad": 35}
+
+
+def flash_issue(severity=1):
+    return {"typeId": RECO + "RecommendationFlashAnalysis", "issueType": "FLASH", "summary": "Flash hit rate low",
+            "severity": severity, "isSelected": True, "isDisabled": False, "flashHitRatePercent": 88.0,
+            "flashHitRatePercentMinimum": 70.0, "flashHitRatePercentMaximum": 99.0,
+            "flashHitRateThresholdPercent": 95, "latencyFlashMs": 1.5}
+
+
+def reco_issue(vmstore="vmstore1.test", n=1, space=None, iops=None, flash=None):
+    """One RecommendationAnalysis; absent sub-objects are omitted, as the API does."""
+    obj = {"typeId": RECO + "RecommendationAnalysis", "vmStoreId": "TIN-%04d" % n, "vmStoreDisplayName": vmstore,
+           "vmStoreIsSelected": True, "summary": "%s needs balancing" % vmstore}
+    for key, value in (("spaceInfo", space), ("iopsInfo", iops), ("flashInfo", flash)):
+        if value is not None:
+            obj[key] = value
+    return obj
+
+
+def reco_action(vm_name="web01", vm_n=1, issue_types=("SPACE",), state="AVAILABLE", progress=0, error=None,
+                named=True):
+    obj = {
+        "typeId": RECO + "RecommendationAction",
+        "targetVmTintriUuid": vm_id(vm_n),
+        "sourceDatastore": "ds-1", "sourceDatastoreDisplayName": "vmstore1.test",
+        "sourceDatastoreTintriUuid": "TIN-0011",
+        "destinationDatastore": "ds-2", "destinationDatastoreDisplayName": "vmstore2.test",
+        "destinationDatastoreTintriUuid": "TIN-0012",
+        "issueTypes": list(issue_types),
+        "result": {"typeId": RECO + "RecommendationActionResult", "state": state, "progress": progress},
+    }
+    if named:
+        obj["targetVmDisplayName"] = vm_name
+    if error:
+        obj["result"].update(errorCategory="VMSTORE", errorSummary=error[0], errorDetail=error[1])
+    return obj
+
+
+def reco_outcome(vmstore="vmstore1.test", n=1, space=True, iops=False, flash=False, protection=None):
+    obj = {"typeId": RECO + "RecommendationOutcome", "vmStoreId": "TIN-%04d" % n, "vmStoreDisplayName": vmstore,
+           "summary": "%s after the moves" % vmstore}
+    if space:
+        obj["spaceInfo"] = {"issueType": "SPACE", "spaceChangedPhysicalGiB": -800.0, "spaceThresholdPercent": 90,
+                            "probability": 5, "summary": "Space down 800 GiB"}
+    if iops:
+        obj["iopsInfo"] = {"issueType": "IOPS", "loadThresholdPercent": 80, "predictedLoadWeekPercent": 35,
+                           "predictedOutcomeLoadWeekPercent": 10, "summary": "Load down"}
+    if flash:
+        obj["flashInfo"] = {"issueType": "FLASH", "flashHitRatePercent": 97.0, "changedLatencyMs": -0.5,
+                            "summary": "Flash hit rate up"}
+    if protection is not None:
+        obj["protectionInfo"] = {"issueType": "PROTECTION", "vmTintriUuids": list(protection),
+                                 "summary": "%d VM(s) stop replicating" % len(protection)}
+    return obj
+
+
+def recommendation(state="AVAILABLE", reco="RECO-1", pool_n=1, execution="AVAILABLE", issues=None, groups=None,
+                   outcomes=None, reason=None, **times):
+    """A Recommendation; ``issues``/``groups``/``outcomes`` of None are left out like the API does.
+
+    ``groups`` is a list of lists of actions.
+    """
+    if state in ("NO_RECOMMENDATION_NEEDED", "NO_RECOMMENDATION_AVAILABLE"):
+        obj = {"typeId": RECO + "Recommendation", "id": reco, "vmstorePoolId": pool_id(pool_n), "state": state,
+               "creationTime": "2026-11-22T06:00:00.000-08:00"}
+        if reason:
+            obj["stateReason"] = reason
+        return obj
+    obj = {"typeId": RECO + "Recommendation", "id": reco, "vmstorePoolId": pool_id(pool_n), "state": state,
+           "executionState": execution, "creationTime": "2026-11-22T06:00:00.000-08:00",
+           "expirationTime": "2026-11-22T18:00:00.000-08:00", "lastUpdatedTime": "2026-11-22T06:00:01.000-08:00"}
+    if reason:
+        obj["stateReason"] = reason
+    if state in ("AVAILABLE_ACKED", "ACCEPTED"):
+        obj["acknowledgedTime"] = "2026-11-22T07:00:00.000-08:00"
+    if state == "ACCEPTED":
+        obj["acceptedTime"] = "2026-11-22T07:30:00.000-08:00"
+    if execution in ("COMPLETED_OK", "COMPLETED_FAILED", "COMPLETED_CANCELLED"):
+        obj["completionTime"] = "2026-11-22T08:00:00.000-08:00"
+    obj.update(times)
+    if issues is not None:
+        obj["issues"] = issues
+    if groups is not None:
+        obj["actionGroups"] = [{"typeId": RECO + "RecommendationActionGroup", "actions": list(g)} for g in groups]
+    if outcomes is not None:
+        obj["expectedOutcomes"] = outcomes
+    return obj
