@@ -104,7 +104,7 @@ class TintriLab:
             app.port = server.server_address[1]
             app.hostname = f"localhost:{app.port}"
             self._servers[name] = server
-            t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+            t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                  name=f"tintri-sim-{name}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -118,8 +118,12 @@ class TintriLab:
         if not self.started:
             return
         self.engine.stop()
+        stoppers = [threading.Thread(target=server.shutdown) for server in self._servers.values()]
+        for t in stoppers:  # in parallel: each waits for its serve_forever loop to notice
+            t.start()
+        for t in stoppers:
+            t.join(timeout=5)
         for server in self._servers.values():
-            server.shutdown()
             server.close_connections()
             server.server_close()
         for t in self._threads:
