@@ -202,8 +202,8 @@ def test_latest_with_disks_is_one_vm_read_and_one_disk_read(api, run_module):
     api.expect_session()
     api.expect("GET", VMS, params={"name": "prod-sql01", "live": "TRUE"},
                json=page([vm("prod-sql01", n=1, latest=snapshot("nightly", n=5))]))
-    api.expect("GET", "%s/%s/disks" % (LIST, snap_id(5)), json=[snapshot_disk("ide0:1", "d1.vhdx"),
-                                                                  snapshot_disk("ide0:0", "d0.vhdx")])
+    api.expect("GET", "%s/%s/disks" % (LIST, snap_id(5)),
+               json=[snapshot_disk("ide0:1", "d1.vhdx"), snapshot_disk("ide0:0", "d0.vhdx")])
     api.expect_logout()
     result = run_module(vmstore_snapshot_info, dict(vm="prod-sql01", latest=True, include_disks=True))
     assert [d["name"] for d in result["snapshots"][0]["disks"] if d["is_boot"]] == ["ide0:0"]
