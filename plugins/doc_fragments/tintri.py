@@ -66,7 +66,8 @@ options:
   wait:
     description:
       - Wait for the server's asynchronous task to finish before returning.
-      - With V(false) the module returns as soon as the task is accepted, with its id in RV(task).
+      - With V(false) the module returns as soon as the server has accepted the work; the result names the
+        task so it can be followed up.
     type: bool
     default: true
   wait_timeout:

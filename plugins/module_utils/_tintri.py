@@ -238,7 +238,7 @@ class TintriClient:
             raise TintriApiError(
                 "%s: %s %s answered HTTP %s with a body that is not JSON." % (
                     self.server_label, method, self._api_path(path), response.status_code),
-                server=self.hostname, method=method, path=self._api_path(path), status=response.status_code)
+                server=self.hostname, method=method, path=self._api_path(path), status=response.status_code) from None
 
     def get(self, path, params=None):
         return self.request("GET", path, params=params)
@@ -295,13 +295,13 @@ class TintriClient:
             except requests.exceptions.SSLError as exc:
                 raise self._connection_error(method, path, exc, hint=(
                     "TLS verification failed: give the CA that signed this server's certificate in ca_path "
-                    "(a PEM file or directory), or fix the server certificate."))
+                    "(a PEM file or directory), or fix the server certificate.")) from exc
             except requests.exceptions.RequestException as exc:
                 if (idempotent or _never_sent(exc)) and self._pause(delays):
                     continue
                 hint = None if idempotent or _never_sent(exc) else (
                     "The request may have reached the server, so it was not repeated automatically.")
-                raise self._connection_error(method, path, exc, hint=hint)
+                raise self._connection_error(method, path, exc, hint=hint) from exc
             self.requests_made += 1
             error = self._error_body(response)
             code = error.get("code")
@@ -346,6 +346,8 @@ class TintriClient:
             text += " Cause: %s" % cause
         if response.status_code == 501 and self.is_tgc:
             text += " This is a VMstore-only call; point hostname at the VMstore that owns the VM."
+        elif response.status_code == 501 and self.product == PRODUCT_VMSTORE:
+            text += " This call needs a Tintri Global Center; point hostname at the TGC."
         elif response.status_code == 403 and path.endswith("/session/login"):
             text += " Check username and password (or the appliance licence)."
         return TintriApiError(

@@ -74,7 +74,7 @@ def get_vm(client, name=None, uuid=None):
         except TintriApiError as exc:
             if exc.status == 404:
                 raise TintriLookupError("No VM with id %r on %s." % (uuid, client.server_label),
-                                        server=client.hostname, status=404, code=exc.code)
+                                        server=client.hostname, status=404, code=exc.code) from exc
             raise
         if name and vm_name(vm) != name:
             raise TintriLookupError("VM id %r on %s is named %r, not %r." % (

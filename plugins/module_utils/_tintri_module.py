@@ -87,10 +87,12 @@ class TintriModule:
         """A user-facing failure that is not an API error (bad input, unknown object)."""
         payload = dict(self.result)
         payload.update(details)
+        payload.pop("msg", None)
         self.module.fail_json(msg=msg, **payload)
 
     def fail_from(self, exc):
         payload = dict(self.result)
+        payload.pop("msg", None)
         payload["tintri_error"] = exc.as_dict()
         task = getattr(exc, "task", None)
         if task:

@@ -315,7 +315,7 @@ class SyncModule(TintriModule):
             except TintriApiError as exc:
                 if exc.status == 404:
                     raise TintriLookupError("No snapshot with id %r on %s." % (
-                        params["source_snapshot_uuid"], client.server_label), server=client.hostname)
+                        params["source_snapshot_uuid"], client.server_label), server=client.hostname) from exc
                 raise
         if source is not None:
             return source

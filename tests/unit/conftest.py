@@ -18,6 +18,17 @@ PASSWORD = "S3cr3t-unit-Pa55"
 CONNECTION = dict(hostname="vmstore1.test", username="admin", password=PASSWORD, ca_path="/etc/lab/ca.pem")
 
 
+@pytest.fixture(autouse=True)
+def fresh_module_warnings():
+    """Warnings and deprecations live in process-wide lists; each test starts with none."""
+    from ansible.module_utils.common import warnings
+
+    for name in ("_global_warnings", "_global_deprecations"):
+        if isinstance(getattr(warnings, name, None), (list, dict)):
+            getattr(warnings, name).clear()
+    yield
+
+
 @pytest.fixture
 def api(monkeypatch):
     """The strict request registry; no real network, no real sleeping."""

@@ -1,0 +1,18 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmops.datacenter contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every module's integration target against a fresh simulated lab."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import INTEGRATION, RUN_TARGET
+
+TARGETS = sorted(p.name for p in (INTEGRATION / "targets").iterdir()
+                 if (p / "tasks" / "main.yml").exists() and not p.name.startswith("setup_"))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_target(target, ansible):
+    ansible(RUN_TARGET, {"target": target}).assert_ok()
