@@ -286,7 +286,7 @@ def submit_clone(lab, app, spec, user: str) -> dict:
     for c in clones:
         for d in snap["disks"]:
             i += 1
-            plan.append({"op": "clone_copy", "at": 0.15 + 0.75 * i / n_steps, "snap": snap["id"], "disk": d["name"], "dir": c["dir"]})
+            plan.append({"op": "clone_copy", "at": 0.2 + 0.7 * (i - 0.5) / n_steps, "snap": snap["id"], "disk": d["name"], "dir": c["dir"]})
         plan.append({"op": "clone_register", "at": 0.95, "snap": snap["id"], "clone": c})
     plan.append({"op": "clone_cleanup", "final": True, "snap": snap["id"], "dirs": [c["dir"] for c in clones]})
     target = src_vm["id"] if src_vm else snap["vmId"]
@@ -372,7 +372,8 @@ def submit_sync(lab, app, spec, user: str) -> dict:
         if reboot:
             plan.append({"op": "power_off", "at": 0.15, "vm": vm["id"]})
     for i, (vm, s, d) in enumerate(copies, 1):
-        plan.append({"op": "sync_disk", "at": 0.2 + 0.7 * i / len(copies), "vm": vm["id"], "snap": snap_id,
+        # spread over 20%..90% so a failure at 50% leaves about half the disks replaced
+        plan.append({"op": "sync_disk", "at": 0.2 + 0.7 * (i - 0.5) / len(copies), "vm": vm["id"], "snap": snap_id,
                      "src": s, "dst": d})
     for vm in target_vms:
         plan.append({"op": "sync_finish", "at": 0.95, "vm": vm["id"], "snap": snap_id, "full": stype == "FULL_VM"})
