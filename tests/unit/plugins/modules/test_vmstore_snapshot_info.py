@@ -31,6 +31,7 @@ def test_latest_alone_comes_from_the_vm_in_four_requests(api, run_module):
     assert [s["uuid"] for s in result["snapshots"]] == [snap_id(5)]
     assert result["snapshots"][0]["type"] == "SCHEDULED_SNAPSHOT"
     assert result["snapshots"][0]["create_time"] == "2025-11-23T08:26:40Z"
+    assert result["snapshots"][0]["expiration_time"] is None    # -1: kept until deleted
     assert result["count"] == 1
     assert len(api.made) == 4
 

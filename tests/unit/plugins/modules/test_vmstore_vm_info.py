@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible_collections.vmops.datacenter.plugins.modules import vmstore_vm_info
 from ansible_collections.vmops.datacenter.tests.unit.framework.rest_registry import page
-from ansible_collections.vmops.datacenter.tests.unit.framework.tintri_objects import disk, vm, vm_id
+from ansible_collections.vmops.datacenter.tests.unit.framework.tintri_objects import disk, snap_id, snapshot, vm, vm_id
 
 VMS = "/api/v310/vm"
 DISKS = "/api/v310/virtualDisk"
@@ -157,6 +157,14 @@ def test_name_and_pattern_are_exclusive(api, run_module):
     result = run_module(vmstore_vm_info, dict(name="a", name_pattern="a*"))
     assert result["failed"] and "mutually exclusive" in result["msg"]
     assert api.made == []
+
+
+def test_latest_snapshot_summary_without_expiry(api, run_module):
+    api.expect_session()
+    api.expect("GET", VMS, params={"name": "a", "live": "TRUE"}, json=page([vm("a", n=1, latest=snapshot("s", n=4))]))
+    api.expect_logout()
+    latest = run_module(vmstore_vm_info, dict(name="a"))["vms"][0]["latest_snapshot"]
+    assert latest["uuid"] == snap_id(4) and latest["name"] == "s" and latest["expiration_time"] is None
 
 
 def test_api_error_is_reported_with_logout(api, run_module):
