@@ -411,6 +411,13 @@ SNAP_SORT = {
 }
 
 
+def _on_snapshot(fn):
+    return lambda pair: fn(pair[1])
+
+
+SNAP_SORT_PAIRS = {k: _on_snapshot(f) for k, f in SNAP_SORT.items()}
+
+
 def snapshot_list(ctx):
     started = time.time()
     q = ctx.query
@@ -430,8 +437,7 @@ def snapshot_list(ctx):
         else:
             r, absolute, total = operations.snapshot_filter(ctx.app, q)
             rows = [(ctx.app, s) for s in r]
-        keyed = {k: (lambda f: (lambda p: f(p[1])))(f) for k, f in SNAP_SORT.items()}
-        rows = sort_items(rows, q, keyed)
+        rows = sort_items(rows, q, SNAP_SORT_PAIRS)
         tgc = ctx.app.is_tgc
         return Reply(200, page(q, rows, lambda p: dto.snapshot(
             p[0], p[1], {"hostNameOrIp": p[0].hostname, "vmstoreTintriUuid": p[0].vmstore_uuid} if tgc else None),

@@ -294,7 +294,7 @@ class Appliance:
                     rel = f"{name}/{s}"
                     if rel not in known and files.find_config(path / s):
                         changed |= self._register_dir(rel)
-        for vid, rec in self.state["vms"].items():
+        for rec in self.state["vms"].values():
             if rec.get("discovered") and rec["live"]:
                 for d in rec["disks"]:
                     try:

@@ -355,7 +355,7 @@ def submit_sync(lab, app, spec, user: str) -> dict:
             missing = [d for d in dests if d not in have]
             if missing:
                 raise invalid_input(f"destDisks {missing} are not disks of VM '{vm['name']}' (it has {sorted(have)})")
-        pairs = list(zip(sources, dests))
+        pairs = list(zip(sources, dests, strict=True))
     else:
         pairs = [(d["name"], d["name"]) for d in snap["disks"]]
     busy = {tid for t in app.state["tasks"].values() if t["type"] == "SYNC_VM" and t["state"] in ("QUEUED", "RUNNING")
