@@ -358,7 +358,7 @@ class TintriClient:
     def _connection_error(self, method, path, exc, hint=None):
         text = "Cannot complete %s %s on %s: %s" % (method, self._api_path(path), self.server_label, exc)
         if hint:
-            text += " %s" % hint
+            text = "%s. %s" % (text.rstrip("."), hint)
         return TintriConnectionError(redact(text, self._secrets()), server=self.hostname, method=method,
                                      path=self._api_path(path))
 
@@ -383,9 +383,11 @@ class TintriClient:
                 return
             seen.add(link)
             # The next link should carry our filters; keep them anyway in case a server drops them.
-            following = dict(parse_qsl(link.lstrip("?"), keep_blank_values=True))
+            following = {}
+            for key, value in parse_qsl(link.lstrip("?"), keep_blank_values=True):
+                following.setdefault(key, []).append(value)
             params = dict((k, v) for k, v in params.items() if k not in following)
-            params.update(following)
+            params.update((k, v[0] if len(v) == 1 else v) for k, v in following.items())
 
     def list_all(self, path, params=None):
         return list(self.iter_items(path, params))

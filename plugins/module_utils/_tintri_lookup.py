@@ -33,10 +33,12 @@ def vm_name(vm):
 
 
 def ms_to_iso(value):
-    """Epoch milliseconds (the API's <Date>) as an ISO-8601 UTC string."""
+    """Epoch milliseconds (the API's <Date>) as an ISO-8601 UTC string; None for unset or -1 ("never")."""
     if value in (None, "", 0):
         return None
     try:
+        if float(value) < 0:
+            return None
         moment = datetime.datetime.fromtimestamp(float(value) / 1000.0, tz=datetime.timezone.utc)
     except (TypeError, ValueError, OverflowError):
         return str(value)

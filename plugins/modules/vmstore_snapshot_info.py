@@ -309,8 +309,6 @@ class SnapshotInfoModule(TintriModule):
         snapshots = []
         for snapshot in found:
             entry = snapshot_summary(snapshot)
-            if (snapshot.get("expirationTime") or 0) < 0:  # -1: kept until deleted
-                entry["expiration_time"] = None
             if self.params["include_disks"]:
                 disks = sorted(snapshot_disks(client, uuid_of(snapshot)), key=lambda d: disk_sort_key(d.get("name")))
                 boot = boot_disk_name([d.get("name") for d in disks])

@@ -299,9 +299,6 @@ class VmInfoModule(TintriModule):
             if not self.wanted(vm):
                 continue
             entry = vm_summary(vm, client)
-            latest = (vm.get("snapshot") or {}).get("latest") or {}
-            if entry["latest_snapshot"] and (latest.get("expirationTime") or 0) < 0:  # -1: kept until deleted
-                entry["latest_snapshot"]["expiration_time"] = None
             if params["include_disks"]:
                 drives = vm_disks(client, uuid_of(vm))
                 boot = boot_disk_name([d.get("name") for d in drives])

@@ -201,3 +201,19 @@ def test_backoff_is_capped_and_jittered():
 
 def test_redact_walks_nested_values():
     assert redact({"a": ["x %s y" % PASSWORD]}, [PASSWORD, None]) == {"a": ["x ******** y"]}
+
+
+def test_repeated_filters_in_next_links_survive(api):
+    tintri = connected(api)
+    api.expect("GET", "/api/v310/snapshot", params={"type": ["A", "B"]},
+               json=page([{"n": 1}], next_link="offset=1&limit=1&type=A&type=B", total=2))
+    api.expect("GET", "/api/v310/snapshot", params={"type": ["A", "B"], "offset": "1", "limit": "1"},
+               json=page([{"n": 2}], total=2))
+    assert [i["n"] for i in tintri.iter_items("/v310/snapshot", {"type": ["A", "B"]})] == [1, 2]
+
+
+def test_never_expiring_snapshots_have_no_expiry_time():
+    from ansible_collections.vmops.datacenter.plugins.module_utils._tintri_lookup import ms_to_iso
+
+    assert ms_to_iso(-1) is None and ms_to_iso(None) is None
+    assert ms_to_iso(1763800000000) == "2025-11-22T08:26:40Z"
