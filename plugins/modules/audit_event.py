@@ -45,7 +45,7 @@ options:
   target:
     description: The object acted on, for example a VM name.
     type: str
-  message:
+  summary:
     description: Human-readable detail, for example the error message on failure.
     type: str
   details:
@@ -109,7 +109,7 @@ def main():
             result=dict(type="str", required=True, choices=["ok", "changed", "skipped", "planned", "failed"]),
             system=dict(type="str"),
             target=dict(type="str"),
-            message=dict(type="str"),
+            summary=dict(type="str"),
             details=dict(type="dict", default={}),
             mode=dict(type="raw", default="0640"),
         ),
@@ -124,7 +124,7 @@ def main():
         result=params["result"],
         system=params["system"],
         target=params["target"],
-        message=params["message"],
+        summary=params["summary"],
         details=params["details"],
         controller_user=getpass.getuser(),
         controller_host=socket.gethostname(),
