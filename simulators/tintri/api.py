@@ -13,7 +13,7 @@ from . import dto, operations, recommendations
 from .errors import ApiError, invalid_input, not_found
 from .query import page, sort_items, tri_match
 from .routing import Reply, Route
-from .util import datetime_str, now_ms
+from .util import datetime_str, now_ms, stable_hash
 
 CRED_TYPE = "com.tintri.api.rest.vcommon.dto.rbac.RestApiCredentials"
 
@@ -222,7 +222,7 @@ def host_resources(ctx):
                 continue
             seen.add((mgr, host))
             out.append({"typeId": dto.P + "domain.beans.vm.VirtualMachineHostResource",
-                        "id": f"host-{abs(hash((mgr, host))) % 10000}", "hostname": mgr,
+                        "id": f"host-{stable_hash(mgr, host) % 10000}", "hostname": mgr,
                         "displayName": host or mgr, "type": "HOST", "path": f"/{mgr}/{host}",
                         "datastoreName": app.cfg["storageContainer"], "isPreferred": True,
                         "isStandalone": False, "isOfTemplate": False})

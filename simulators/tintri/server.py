@@ -140,9 +140,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        if data and self.command != "HEAD":
-            self.wfile.write(data)
+        # headers and body in one write: separate small writes stall on Nagle + delayed ACK
+        self._headers_buffer.append(b"\r\n" + (data if self.command != "HEAD" else b""))
+        self.flush_headers()
         return reply.status
 
     def _handle(self):
@@ -221,6 +221,10 @@ class ApplianceServer(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # TLS handshake in the worker thread so a slow client never blocks accept()
         request.settimeout(10)
+        try:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         try:
             conn = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
