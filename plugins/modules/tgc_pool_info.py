@@ -251,6 +251,22 @@ pools:
       description: The API objects as received, C(pool) and C(recommendation).
       type: dict
       returned: when O(raw=true)
+server:
+  description: The Tintri Global Center that answered.
+  returned: always
+  type: dict
+  contains:
+    hostname:
+      description: Host name (and port) as given in O(hostname).
+      type: str
+    product:
+      description: Product name from C(/api/info).
+      type: str
+      sample: Tintri Global Center
+    api_version:
+      description: API version used for the session.
+      type: str
+      sample: v310.191
 count:
   description: Number of pools returned.
   returned: always
@@ -312,7 +328,8 @@ class PoolInfoModule(TintriModule):
             if params["raw"]:
                 summary["raw"] = dict(pool=pool, recommendation=reco)
             pools.append(summary)
-        self.result.update(pools=pools, count=len(pools))
+        self.result.update(pools=pools, count=len(pools),
+                           server=dict(hostname=client.hostname, product=client.product, api_version=client.api_version))
         if params["query"]:
             self.result["query_result"] = apply_query(self.module, dict(pools=pools, count=len(pools)), params["query"])
 
