@@ -167,25 +167,28 @@ class Handler(BaseHTTPRequestHandler):
                 reply = Reply(500, {"error": str(exc)})
             self._send(reply)
             return
-        status = 0
-        try:
-            hits = lab.faults[app.name].match_http(app.name, self.command, path)
-            delay = sum(h.get("latency_ms", 0) for h in hits) / 1000.0
-            if delay:
-                time.sleep(delay)
-            for h in hits:
-                if h["action"] == "drop":
-                    self.close_connection = True
-                    try:
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    return
-            err = next((h for h in hits if h["action"] == "error"), None)
-            if err:
-                status = self._send(Reply(err["status"], ApiError(
-                    err["status"], err["code"], err["message"], err["cause"]).body()))
-                return
+
+        def log(status):
+            # logged before the answer leaves, so a client that reads the log next sees it
+            lab.requests[app.name].add(app.name, self.command, path, raw_query, status,
+                                       (time.time() - started) * 1000)
+
+        hits = lab.faults[app.name].match_http(app.name, self.command, path)
+        delay = sum(h.get("latency_ms", 0) for h in hits) / 1000.0
+        if delay:
+            time.sleep(delay)
+        if any(h["action"] == "drop" for h in hits):
+            log(0)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        err = next((h for h in hits if h["action"] == "error"), None)
+        if err:
+            reply = Reply(err["status"], ApiError(err["status"], err["code"], err["message"], err["cause"]).body())
+        else:
             ctx = Ctx(lab, app, self.command, path, raw_query, self.headers, body, self.client_address[0])
             try:
                 reply = dispatch(ctx)
@@ -198,10 +201,8 @@ class Handler(BaseHTTPRequestHandler):
                 reply = Reply(500, ApiError(500, "ERR-API-0007",
                                             "An internal server error occured while processing the API call",
                                             f"{type(exc).__name__}: {exc}").body())
-            status = self._send(reply)
-        finally:
-            lab.requests[app.name].add(app.name, self.command, path, raw_query, status,
-                                       (time.time() - started) * 1000)
+        log(reply.status)
+        self._send(reply)
 
 
 class ApplianceServer(ThreadingHTTPServer):
