@@ -31,7 +31,7 @@ venv: $(VENV)/.installed
 	@$(PY) tests/harness/stage_collection.py link >/dev/null
 
 demo: venv
-	$(PY) -m simulators.demo --lab-dir $(LAB_DIR)
+	@$(PY) tests/harness/demo.py --lab-dir $(LAB_DIR)
 
 sanity: venv
 	@$(PY) tests/harness/stage_collection.py get-pip >/dev/null

@@ -1,0 +1,135 @@
+"""make demo: start the simulated lab, run every runbook against it, summarise, stop the lab.
+
+Full playbook logs go to <lab dir>/logs/; the terminal gets a short account of what happened,
+checked against the simulated appliances themselves (files on the datastore, pool state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def lab_cli(lab_dir, *args):
+    subprocess.run([sys.executable, "-m", "simulators.lab", *args, "--lab-dir", str(lab_dir)], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+class Demo:
+    def __init__(self, lab_dir):
+        self.lab_dir = lab_dir
+        self.logs = lab_dir / "logs"
+        self.lab = json.loads((lab_dir / "lab.json").read_text())
+        self.tls = ssl.create_default_context(cafile=self.lab["ca_path"])
+        self.failures = 0
+
+    def admin(self, appliance, path):
+        url = "%s/_sim/%s" % (self.lab["tintri"][appliance]["url"], path)
+        with urllib.request.urlopen(url, context=self.tls, timeout=30) as response:
+            return json.loads(response.read())
+
+    def playbook(self, title, playbook, *extra):
+        self.logs.mkdir(exist_ok=True)
+        log = self.logs / (re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") + ".log")
+        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
+                   ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".tmp" / "collections"),
+                   VMOPS_AUDIT_DIR=str(self.lab_dir / "audit"), VMOPS_REPORT_DIR=str(self.lab_dir / "reports"))
+        started = time.monotonic()
+        cmd = [str(BIN / "ansible-playbook"), str(ROOT / "playbooks" / playbook), "-e", "@%s" % (self.lab_dir / "lab_vars.yml")]
+        completed = subprocess.run(cmd + list(extra), cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        log.write_text(completed.stdout + completed.stderr)
+        recap = completed.stdout.split("PLAY RECAP")[-1]
+        changed = sum(int(n) for n in re.findall(r"changed=(\d+)", recap))
+        failed = sum(int(n) for n in re.findall(r"failed=(\d+)", recap))
+        status = "ok" if completed.returncode == 0 else "FAILED"
+        print("  %-58s %-6s %2d changed  %5.1fs" % (title, status, changed, time.monotonic() - started))
+        if completed.returncode != 0:
+            self.failures += 1
+            print("    %d failed task(s); log: %s" % (failed, log.relative_to(ROOT)))
+            for line in (completed.stdout + completed.stderr).splitlines()[-25:]:
+                print("    | " + line)
+        return completed
+
+    def disks(self, appliance):
+        state = self.admin(appliance, "state?checksums=true")
+        return state, {v["name"]: {d["name"]: d.get("sha256") for d in v["disks"]} for v in state["vms"] if v["live"]}
+
+    def run(self):
+        print("\nvmops.datacenter demo against the simulated lab (%s)" % ", ".join(
+            "%s %s" % (name, e["hostname"]) for name, e in self.lab["tintri"].items()))
+        state, before = self.disks("vmstore1")
+        prod = max((s for s in state["snapshots"] if s["vmName"] == "prod-sql01" and not s["deleted"]),
+                   key=lambda s: s["createTime"])
+        source = {d["name"]: d.get("sha256") for d in prod["disks"]}
+
+        print("\n1. SyncVM refresh: dev-sql01 and dev-sql02 from the latest prod-sql01 snapshot (%s)" % prod["description"])
+        self.playbook("plan (check mode)", "syncvm_refresh.yml", "--check")
+        self.playbook("refresh, one dev VM at a time", "syncvm_refresh.yml")
+        self.playbook("run again: nothing to do", "syncvm_refresh.yml")
+        _state, after = self.disks("vmstore1")
+        for vm in ("dev-sql01", "dev-sql02"):
+            data = [d for d in after[vm] if d != "SCSI 0:0"]
+            same = all(after[vm][d] == source.get(d) for d in data)
+            kept = after[vm]["SCSI 0:0"] == before[vm]["SCSI 0:0"]
+            print("     %s: data disks %s %s production snapshot; boot disk %s" % (
+                vm, ", ".join(data), "now match the" if same else "DO NOT match the", "kept" if kept else "REPLACED"))
+            self.failures += 0 if same and kept else 1
+
+        print("\n2. VMstore pool recommendations from Tintri Global Center")
+        self.playbook("report only", "pool_recommendations.yml")
+        self.playbook("accept by the default policy", "pool_recommendations.yml", "-e", "pool_recommendations_accept=true")
+        self.playbook("accept, replication-protection loss allowed", "pool_recommendations.yml",
+                      "-e", "pool_recommendations_accept=true", "-e", "pool_recommendations_allow_protection_loss=true")
+        tgc = self.admin("tgc1", "state")
+        for pool in tgc["pools"]:
+            reco = next((r for r in tgc["recommendations"] if r["id"] == pool["current"]), {})
+            print("     pool %s: %s%s" % (pool["name"], reco.get("state"),
+                                         ", execution %s" % reco["executionState"] if reco.get("executionState") else ""))
+        moved = sorted(v["name"] for v in self.admin("vmstore2", "state")["vms"] if v["live"] and v["name"] != "dr-util01")
+        print("     VMs now on vmstore2: %s" % (", ".join(moved) or "none"))
+
+        reports = sorted((self.lab_dir / "reports").glob("*.md"))
+        print("\nAudit trails: %s" % ", ".join(str(p.relative_to(ROOT)) for p in sorted((self.lab_dir / "audit").glob("*.jsonl"))))
+        if reports:
+            print("Latest report: %s" % reports[-1].relative_to(ROOT))
+        print("Playbook logs: %s/" % self.logs.relative_to(ROOT))
+        print("\n%s\n" % ("Demo finished: every runbook did what it should." if not self.failures
+                          else "Demo finished with %d problem(s); see above." % self.failures))
+        return 1 if self.failures else 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab-dir", default=".lab")
+    parser.add_argument("--task-seconds", default="1.0")
+    args = parser.parse_args()
+    lab_dir = (ROOT / args.lab_dir).resolve()
+    if (lab_dir / "lab.pid").exists():
+        lab_cli(lab_dir, "stop")
+    # A fresh lab every time, so the demo tells the same story on every run.
+    shutil.rmtree(lab_dir, ignore_errors=True)
+    subprocess.run([sys.executable, str(ROOT / "tests" / "harness" / "stage_collection.py"), "link"], check=True,
+                   stdout=subprocess.DEVNULL)
+    print("Starting the simulated lab in %s ..." % lab_dir.relative_to(ROOT))
+    lab_cli(lab_dir, "start", "--task-seconds", args.task_seconds)
+    try:
+        return Demo(lab_dir).run()
+    finally:
+        lab_cli(lab_dir, "stop")
+        print("Lab stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
