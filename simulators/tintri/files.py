@@ -19,9 +19,14 @@ CONFIG_SUFFIXES = (".vmx", ".vmcx")
 CONFIG_HEADER = "# Tintri VMstore simulator: virtual machine configuration\n"
 
 
+def ensure_dir(path: Path) -> None:
+    if not path.is_dir():  # a stat is much cheaper than a failing mkdir
+        path.mkdir(parents=True, exist_ok=True)
+
+
 def write_disk(path: Path, size: int, seed: str, sparse: bool = False) -> None:
     """Create a disk file of ``size`` bytes: seeded pseudo-random content, or a hole if sparse."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as fh:
         if sparse:
@@ -68,7 +73,7 @@ def _copy_range(src_fd: int, dst_fd: int, start: int, end: int) -> None:
 
 def copy_file(src: Path, dst: Path) -> None:
     """Copy src to dst (atomic replace): reflink, else data extents only so holes stay holes."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(dst.parent)
     tmp = dst.with_name(dst.name + ".part")
     with open(src, "rb") as fs, open(tmp, "wb") as fd:
         if not _reflink(fs.fileno(), fd.fileno()):
@@ -164,7 +169,7 @@ def find_config(directory: Path) -> Path | None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(text)
     os.replace(tmp, path)
