@@ -75,7 +75,8 @@ class Engine:
     def wait(self, app, task_id: str, timeout: float = 600) -> None:
         """Block (releasing the lock) until a task is done: synchronous SyncVM."""
         deadline = time.time() + timeout
-        while app.state["tasks"][task_id]["state"] not in TERMINAL and time.time() < deadline:
+        while (app.state["tasks"][task_id]["state"] not in TERMINAL and time.time() < deadline
+               and not self._stop.is_set()):
             self.done.wait(timeout=TICK * 2)
 
     def _fail(self, app, t: dict, cause: str, code=None) -> None:
