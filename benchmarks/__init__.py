@@ -1,0 +1,1 @@
+"""Reproducible measurements of the collection (make bench); each prints a table."""
