@@ -13,6 +13,7 @@ LAB_DIR ?= .lab
 JOBS ?= 2
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help venv demo test sanity lint units simulator-tests integration bench lab-start lab-stop changelog clean
 

@@ -98,11 +98,11 @@ class Bench:
         header = ("module", "scenario", "requests", "target", "wall s", "changed", "result")
         widths = [max(len(str(r[i]) if not isinstance(r[i], float) else "%.2f" % r[i]) for r in self.rows + [header])
                   for i in range(len(header))]
-        line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, header))
+        line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, header, strict=True))
         print(line + "\n" + "-" * len(line))
         for row in self.rows:
             cells = [("%.2f" % c) if isinstance(c, float) else ("" if c is None else str(c)) for c in row]
-            print("  ".join("%-*s" % (w, c) for w, c in zip(widths, cells)))
+            print("  ".join("%-*s" % (w, c) for w, c in zip(widths, cells, strict=True)))
 
 
 def default_lab_scenarios(bench):

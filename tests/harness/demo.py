@@ -95,8 +95,8 @@ class Demo:
         tgc = self.admin("tgc1", "state")
         for pool in tgc["pools"]:
             reco = next((r for r in tgc["recommendations"] if r["id"] == pool["current"]), {})
-            print("     pool %s: %s%s" % (pool["name"], reco.get("state"),
-                                         ", execution %s" % reco["executionState"] if reco.get("executionState") else ""))
+            execution = ", execution %s" % reco["executionState"] if reco.get("executionState") else ""
+            print("     pool %s: %s%s" % (pool["name"], reco.get("state"), execution))
         moved = sorted(v["name"] for v in self.admin("vmstore2", "state")["vms"] if v["live"] and v["name"] != "dr-util01")
         print("     VMs now on vmstore2: %s" % (", ".join(moved) or "none"))
 
