@@ -8,8 +8,6 @@ from __future__ import annotations
 import socket
 
 
-
-
 def playbook(tmp_path, task):
     path = tmp_path / "connection.yml"
     path.write_text("""
