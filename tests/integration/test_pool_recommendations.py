@@ -88,7 +88,7 @@ def test_policy_refuses_protection_loss_then_accepts_when_allowed_and_is_idempot
     assert recommendation_state(lab)["state"] == "AVAILABLE", "check mode accepted the recommendation"
     assert recap_changed(planned.output) >= 1
 
-    accepted = run(ansible, lab, extra_vars=allowed).assert_ok()
+    accepted = run(ansible, lab, extra_vars=allowed, verbosity=4).assert_ok()  # no password even at -vvvv
     assert "accepted (execution COMPLETED_OK)" in accepted.output
     final = recommendation_state(lab)
     assert final["state"] == "ACCEPTED" and final["executionState"] == "COMPLETED_OK"
