@@ -375,14 +375,14 @@ def plan_transition(desired, reco):
         elif state in (AVAILABLE_ACKED, ACCEPTED):
             plan["msg"] = "%s is already %s." % (label, state)
         else:
-            plan["msg"] = "Nothing to acknowledge: the current recommendation is %s." % describe(reco)
+            plan["msg"] = "Nothing to acknowledge: the recommendation is %s." % describe(reco)
     elif desired == "accepted":
         if state in (AVAILABLE, AVAILABLE_ACKED):
             plan.update(action=action, to=target)
         elif state == ACCEPTED:
             plan["msg"] = "%s is already accepted (execution %s)." % (label, execution)
         else:
-            plan["msg"] = "Nothing to accept: the current recommendation is %s." % describe(reco)
+            plan["msg"] = "Nothing to accept: the recommendation is %s." % describe(reco)
     elif desired == "cancelled":
         if state == ACCEPTED and execution in (COMPLETED_OK, COMPLETED_FAILED):
             plan["error"] = ("%s already finished executing (%s at %s); there is nothing left to cancel." % (
@@ -397,7 +397,7 @@ def plan_transition(desired, reco):
             plan["error"] = ("%s is %s, not accepted: nothing of it runs, so it cannot be cancelled. Use state=reset "
                              "to discard it." % (label, state))
         else:
-            plan["msg"] = "Nothing to cancel: the current recommendation is %s." % describe(reco)
+            plan["msg"] = "Nothing to cancel: the recommendation is %s." % describe(reco)
     else:  # reset
         if state in (AVAILABLE, AVAILABLE_ACKED):
             plan.update(action=action, to=target)
@@ -407,7 +407,7 @@ def plan_transition(desired, reco):
             plan["error"] = ("%s is already accepted (execution %s) and can no longer be reset; use state=cancelled "
                              "to stop its execution." % (label, execution))
         else:
-            plan["msg"] = "Nothing to reset: the current recommendation is %s." % describe(reco)
+            plan["msg"] = "Nothing to reset: the recommendation is %s." % describe(reco)
     return plan
 
 

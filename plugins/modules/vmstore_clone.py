@@ -77,8 +77,8 @@ options:
       - Directory of the VMstore export to restore the VM files into, relative to the export, for example
         V(restores/prod-sql01-2026-11-20). Needs O(snapshot) or O(snapshot_uuid).
       - The restored VM is not registered with a hypervisor manager.
-      - Must be a relative path without C(.) or C(..) components, empty components, backslashes or control
-        characters; anything else is refused before a request is made.
+      - Must be a relative path without C(.) or C(..) components, empty components, backslashes, control
+        characters or components that start or end with a space; anything else is refused before a request is made.
     type: str
   retain_uuid:
     description:
@@ -306,6 +306,8 @@ def directory_problem(path):
         return "it has a .. component, which could leave the export"
     if "." in parts:
         return "it has a . component"
+    if any(part != part.strip() for part in parts):
+        return "a component starts or ends with a space, which file servers handle inconsistently"
     return None
 
 

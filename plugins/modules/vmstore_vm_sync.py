@@ -190,7 +190,10 @@ plan:
       description: Whether the VMstore stops and restarts the target around the sync.
       type: bool
 safety_snapshot:
-  description: Id and name of the safety snapshot taken before the sync.
+  description:
+    - Id and name of the safety snapshot taken before the sync.
+    - C(deleted=true) when the VMstore refused the sync outright (for example without a SyncVM licence) and the
+      snapshot was removed again.
   returned: when one was taken
   type: dict
 marker:
@@ -207,7 +210,10 @@ rolled_back:
   type: bool
 """
 
+import datetime
+
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import (
+    RETRY_STATUSES,
     TintriApiError,
     TintriError,
     TintriTaskError,
@@ -303,7 +309,9 @@ class SyncModule(TintriModule):
             return (target_name is None or s.get("vmName") == target_name) and \
                 (params["vm_uuid"] is None or uuid_of({"uuid": s.get("vmUuid")}) == params["vm_uuid"])
 
-        markers = [s for s in snapshots if on_target(s) and (s.get("description") or "").startswith(MARKER_PREFIX)]
+        # A marker of a deleted VM (its snapshots are kept, "orphaned") says nothing about a new VM of that name.
+        markers = [s for s in snapshots if on_target(s) and not s.get("isOrphaned")
+                   and (s.get("description") or "").startswith(MARKER_PREFIX)]
         current = [s for s in markers if wanted_uuid and s["description"].endswith(" snapshot %s" % wanted_uuid)]
         return source, (current[0] if current else None), markers
 
@@ -385,7 +393,7 @@ class SyncModule(TintriModule):
             return
         safety = self.take_safety_snapshot(client, target, source) if params["safety_snapshot"] else None
         spec = self.sync_spec(target, source, pairs, own_safety=safety is not None)
-        task = client.post("/v310/vm/sync", spec)
+        task = self.start_sync(client, spec, safety)
         self.result["task"] = task_summary(task)
         if not params["wait"]:
             self.module.warn("wait=false: no marker recorded, a later run will sync again.")
@@ -406,7 +414,9 @@ class SyncModule(TintriModule):
         return marker["description"].rsplit(" ", 1)[-1]
 
     def take_safety_snapshot(self, client, target, source):
-        name = "%sbefore %s" % (SAFETY_PREFIX, uuid_of(source))
+        # Unique per run, so looking it up after an ambiguous failure cannot find an older one.
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        name = "%sbefore %s at %s" % (SAFETY_PREFIX, uuid_of(source), stamp)
         spec = dict(typeId=SNAPSHOT_SPEC, sourceVmTintriUUID=uuid_of(target), snapshotName=name,
                     consistency="CRASH_CONSISTENT",
                     retentionMinutes=self.params["safety_snapshot_retention_minutes"])
@@ -416,8 +426,10 @@ class SyncModule(TintriModule):
         return safety
 
     @staticmethod
-    def own_snapshot(client, target, name):
-        found = [s for s in list_snapshots(client, vm_uuid=uuid_of(target), contain=name) if s.get("description") == name]
+    def own_snapshot(client, target, name, ignore=()):
+        """Probe for a snapshot this run created: by name, never one that existed before."""
+        found = [s for s in list_snapshots(client, vm_uuid=uuid_of(target), contain=name)
+                 if s.get("description") == name and uuid_of(s) not in ignore]
         return [uuid_of(found[0])] if found else None
 
     def sync_spec(self, target, source, pairs, own_safety, full_vm=False):
@@ -431,6 +443,19 @@ class SyncModule(TintriModule):
         if not full_vm:
             spec["isSkipReboot"] = self.params["skip_reboot"]
         return spec
+
+    def start_sync(self, client, spec, safety):
+        try:
+            return client.post("/v310/vm/sync", spec)
+        except TintriApiError as exc:
+            # Refused outright (licence, validation): nothing started, so the safety snapshot is not needed.
+            if safety and exc.status not in RETRY_STATUSES:
+                try:
+                    client.delete("/v310/snapshot/%s" % safety["uuid"])
+                    self.result["safety_snapshot"]["deleted"] = True
+                except TintriError:
+                    pass
+            raise
 
     def roll_back(self, client, target, safety, failure):
         params = self.params
@@ -458,7 +483,8 @@ class SyncModule(TintriModule):
         name = marker_name(source.get("vmName"), uuid_of(source))
         spec = dict(typeId=SNAPSHOT_SPEC, sourceVmTintriUUID=uuid_of(target), snapshotName=name,
                     consistency="CRASH_CONSISTENT", retentionMinutes=-1)
-        created = client.create("/v310/snapshot", [spec], lambda: self.own_snapshot(client, target, name))
+        existing = set(uuid_of(m) for m in old_markers)
+        created = client.create("/v310/snapshot", [spec], lambda: self.own_snapshot(client, target, name, existing))
         self.result["marker"] = dict(uuid=created[0], name=name)
         for old in old_markers:
             if uuid_of(old) != created[0] and uuid_of({"uuid": old.get("vmUuid")}) == uuid_of(target):

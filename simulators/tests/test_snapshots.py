@@ -105,3 +105,21 @@ def test_expired_snapshots_disappear(make_lab, small_desc):
         time.sleep(0.1)
     assert names == ["kept"]
     assert c.vm_by_name("dr-util01")["snapshot"]["latest"]["description"] == "kept"
+
+
+def test_snapshots_of_a_vm_that_is_gone_are_orphaned(client, lab):
+    import shutil
+    from pathlib import Path
+
+    c = client()
+    vm = c.vm_by_name("app01")
+    vid = vm["uuid"]["uuid"]
+    sid = c.ok("POST", "/v310/snapshot", json=[spec(vid, "before-removal")])[0]
+    assert c.ok("GET", f"/v310/snapshot/{sid}")["isOrphaned"] is False
+    export = Path(lab.endpoints["vmstore1"]["datastore_dir"])
+    shutil.rmtree(export / vm["vmware"]["subdir"])
+    lab.admin("vmstore1").discover()
+    assert c.ok("GET", f"/v310/snapshot/{sid}")["isOrphaned"] is True
+    listed = c.ok("GET", "/v310/snapshot", params={"contain": "before-removal", "orphaned": "No"})
+    assert listed["filteredTotal"] == 0
+    assert c.ok("GET", "/v310/snapshot", params={"contain": "before-removal", "orphaned": "Yes"})["filteredTotal"] == 1

@@ -266,7 +266,7 @@ def snapshot(app, s: dict, tgc_fields: dict | None = None) -> dict:
         "hypervisorType": s.get("hypervisorType") or "UNKNOWN",
         "isDeleted": bool(s.get("deleted")),
         "isReplica": False,
-        "isOrphaned": False,
+        "isOrphaned": app.snapshot_orphaned(s),
         "isCollapsed": False,
         "isLastReplicatedSnapshot": False,
         "locked": False,

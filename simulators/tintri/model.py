@@ -222,6 +222,11 @@ class Appliance:
     def clone_reference_count(self, snap_id: str) -> int:
         return self._ref_index().get(snap_id, 0)
 
+    def snapshot_orphaned(self, snap: dict) -> bool:
+        """A snapshot whose VM is gone (deleted, no longer live) is orphaned [DOC field, INF meaning]."""
+        vm = self.vm(snap["vmId"])
+        return vm is None or not vm.get("live") or bool(vm.get("deleted"))
+
     def snapshot_ids_with_clone(self, vm_id: str) -> list[str]:
         refs = self._ref_index()
         if not refs:

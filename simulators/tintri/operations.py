@@ -117,6 +117,7 @@ def snapshot_filter(app, query, require_vm: bool = False):
     deleted = query.tri("deleted", "FALSE")
     uuids = set(query.getlist("uuid"))
     has_clone = {x.upper() for x in query.getlist("hasClone")}
+    orphaned = {x.upper() for x in query.getlist("orphaned")}
     since = query.int("fromDate") if (query.get("fromDate") or "").isdigit() else None
     until = query.int("toDate") if (query.get("toDate") or "").isdigit() else None
     pool = [s for vid in vm_ids for s in app.snapshots_of(vid, True)] if vm_ids else list(app.snapshots.values())
@@ -136,6 +137,8 @@ def snapshot_filter(app, query, require_vm: bool = False):
             refs = app.clone_reference_count(s["id"]) > 0
             if ("YES" in has_clone) != refs and ("NO" in has_clone) == refs:
                 continue
+        if orphaned and "BOTH" not in orphaned and ("YES" in orphaned) != app.snapshot_orphaned(s):
+            continue
         if since is not None and s["createTime"] < since:
             continue
         if until is not None and s["createTime"] > until:

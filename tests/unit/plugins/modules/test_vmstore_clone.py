@@ -293,6 +293,8 @@ def test_rejected_clone_request_is_a_plain_error(api, run_module):
     ("restores/sql\n01", "control character"),
     ("", "empty"),
     ("./restores", ". component"),
+    (" restores/sql01", "space"),
+    ("restores/sql01 ", "space"),
 ])
 def test_bad_restore_directory_is_refused_before_any_request(api, run_module, directory, reason):
     result = run_module(vmstore_clone, dict(vm="prod-sql01", snapshot="nightly", restore_directory=directory))

@@ -51,7 +51,7 @@ def expect_resolve(api, target_disks=("SCSI 0:0", "SCSI 0:1", "SCSI 0:2")):
 
 def expect_safety_and_sync(api, sync_status=200):
     api.expect("POST", "/api/v310/snapshot", json=[snap_id(50)],
-               body=lambda b: b[0]["snapshotName"] == "vmops.syncvm safety before %s" % snap_id(10)
+               body=lambda b: b[0]["snapshotName"].startswith("vmops.syncvm safety before %s at " % snap_id(10))
                and b[0]["sourceVmTintriUUID"] == vm_id(DEV) and b[0]["retentionMinutes"] == 1440)
     api.expect("POST", "/api/v310/vm/sync", json=task("QUEUED", n=1), body=SYNC_BODY)
 
@@ -174,10 +174,11 @@ def test_unlicensed_vmstore_is_a_clear_error(api, run_module):
     expect_resolve(api)
     api.expect("POST", "/api/v310/snapshot", json=[snap_id(50)])
     api.expect_error("POST", "/api/v310/vm/sync", 403, "ERR-API-0403", "SyncVM is not licensed")
+    api.expect("DELETE", "/api/v310/snapshot/%s" % snap_id(50), json="deleted")  # nothing started: no leftovers
     api.expect_logout()
     result = run_module(vmstore_vm_sync, ARGS)
     assert result["failed"] and "HTTP 403" in result["msg"] and "not licensed" in result["msg"]
-    assert result["safety_snapshot"]["uuid"] == snap_id(50)
+    assert result["safety_snapshot"] == {"uuid": snap_id(50), "name": result["safety_snapshot"]["name"], "deleted": True}
 
 
 def test_by_snapshot_id_noop_uses_the_id_in_the_marker(api, run_module):
@@ -208,3 +209,32 @@ def test_wait_timeout_does_not_roll_back(api, run_module):
     result = run_module(vmstore_vm_sync, dict(ARGS, wait_timeout=1, poll_interval=1))
     assert result["failed"] and "wait_timeout" in result["msg"]
     assert "rolled_back" not in result
+
+
+def test_markers_of_deleted_vms_do_not_count(api, run_module):
+    orphan = snapshot(MARKER, n=60, vm_name="dev-sql01", vm_n=99)
+    orphan["isOrphaned"] = True
+    api.expect_session()
+    expect_listing(api, extra=[orphan])
+    expect_resolve(api)
+    api.expect_logout()
+    result = run_module(vmstore_vm_sync, ARGS, check_mode=True)
+    assert result["changed"] is True and result["synced"] is True
+
+
+def test_ambiguous_marker_post_never_mistakes_an_older_marker_for_the_new_one(api, run_module):
+    old = snapshot(MARKER, n=60, vm_name="dev-sql01", vm_n=DEV)
+    api.expect_session()
+    expect_listing(api, extra=[old])
+    expect_resolve(api)
+    expect_safety_and_sync(api)
+    api.expect("GET", "/api/v310/task/task-1", json=task("SUCCESS", n=1))
+    api.expect_error("POST", "/api/v310/snapshot", 503, "ERR-API-0007", "busy")
+    # The probe sees only the old marker (same name): not ours, so the marker is written again.
+    api.expect("GET", "/api/v310/snapshot", params={"vmUuid": vm_id(DEV), "contain": MARKER, "sortedBy": "createTime",
+                                                   "sortOrder": "DESC"}, json=page([old]))
+    api.expect("POST", "/api/v310/snapshot", json=[snap_id(61)])
+    api.expect("DELETE", "/api/v310/snapshot/%s" % snap_id(60), json="ok")
+    api.expect_logout()
+    result = run_module(vmstore_vm_sync, dict(ARGS, force=True))
+    assert result["marker"]["uuid"] == snap_id(61)
