@@ -231,8 +231,8 @@ def test_ambiguous_marker_post_never_mistakes_an_older_marker_for_the_new_one(ap
     api.expect("GET", "/api/v310/task/task-1", json=task("SUCCESS", n=1))
     api.expect_error("POST", "/api/v310/snapshot", 503, "ERR-API-0007", "busy")
     # The probe sees only the old marker (same name): not ours, so the marker is written again.
-    api.expect("GET", "/api/v310/snapshot", params={"vmUuid": vm_id(DEV), "contain": MARKER, "sortedBy": "createTime",
-                                                   "sortOrder": "DESC"}, json=page([old]))
+    probe = {"vmUuid": vm_id(DEV), "contain": MARKER, "sortedBy": "createTime", "sortOrder": "DESC"}
+    api.expect("GET", "/api/v310/snapshot", params=probe, json=page([old]))
     api.expect("POST", "/api/v310/snapshot", json=[snap_id(61)])
     api.expect("DELETE", "/api/v310/snapshot/%s" % snap_id(60), json="ok")
     api.expect_logout()
