@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmops.datacenter contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pieces shared by every client: backoff, redaction, current-vs-desired comparison, JMESPath.
+"""Pieces shared by every client: backoff, redaction, JMESPath queries, deadlines.
 
 Private to the collection (leading underscore): the interface may change between releases.
 """
@@ -48,37 +48,6 @@ def redact(value, secrets):
     if isinstance(value, (list, tuple)):
         return [redact(v, secrets) for v in value]
     return value
-
-
-def _normalise(value):
-    """Canonical form used only for comparing: strings case-folded, lists order-insensitive."""
-    if isinstance(value, str):
-        return value.strip().casefold()
-    if isinstance(value, dict):
-        return dict((k, _normalise(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return sorted((_normalise(v) for v in value), key=repr)
-    return value
-
-
-def modified_attributes(current, desired):
-    """Keys of `desired` (ignoring None) whose value differs from `current`, with the wanted value."""
-    changes = {}
-    for key, wanted in desired.items():
-        if wanted is None:
-            continue
-        if _normalise(current.get(key)) != _normalise(wanted):
-            changes[key] = wanted
-    return changes
-
-
-def cd_action(current, state):
-    """'create', 'delete' or None for a present/absent resource (netapp.ontap's get_cd_action)."""
-    if state == "present" and current is None:
-        return "create"
-    if state == "absent" and current is not None:
-        return "delete"
-    return None
 
 
 def apply_query(module, data, query):

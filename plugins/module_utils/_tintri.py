@@ -147,7 +147,6 @@ class TintriClient:
         self._session_id = None
         self.product = None
         self.api_version = None
-        self.requests_made = 0
         self.http = requests.Session()
         # Passed with every request: requests lets REQUESTS_CA_BUNDLE override a Session-level verify.
         self.verify = (ca_path or True) if validate_certs else False
@@ -205,7 +204,6 @@ class TintriClient:
         try:
             self.http.post(self.base_url + "/v310/session/logout", timeout=self.timeout, verify=self.verify,
                            headers={"Cookie": "JSESSIONID=%s" % self._session_id})
-            self.requests_made += 1
         except requests.exceptions.RequestException:
             pass
         finally:
@@ -302,7 +300,6 @@ class TintriClient:
                 hint = None if idempotent or _never_sent(exc) else (
                     "The request may have reached the server, so it was not repeated automatically.")
                 raise self._connection_error(method, path, exc, hint=hint) from exc
-            self.requests_made += 1
             error = self._error_body(response)
             code = error.get("code")
             if response.status_code == 401 and code == SESSION_EXPIRED and auth and not renewed_session:
