@@ -125,3 +125,21 @@ def test_unknown_pool_and_vmstore_instead_of_tgc_fail_clearly(lab, ansible):
                                           "pool_recommendations_username": vmstore["username"],
                                           "pool_recommendations_password": vmstore["password"]}).assert_failed()
     assert "Tintri Global Center" in wrong.output and "Traceback" not in wrong.output
+
+
+def test_transient_faults_are_ridden_out_and_a_failed_execution_is_reported(lab, ansible):
+    admin = lab.admin("tgc1")
+    for rule in ({"method": "GET", "path": "/api/v310/vmstorePool", "status": 503, "count": 2},
+                 {"method": "GET", "path": "/api/v310/vmstorePool/*/recommendation/*", "action": "drop", "count": 1},
+                 {"method": "GET", "path": "/api/v310/vmstorePool", "status": 401, "code": "ERR-API-0104", "count": 1},
+                 {"type": "task", "task_type": "RECOMMENDATION", "when": "midway", "count": 1,
+                  "code": "ERR-API-3142", "message": "Relocate VMs failed"}):
+        admin.add_fault(rule)
+    allowed = {"pool_recommendations_accept": True, "pool_recommendations_allow_protection_loss": True}
+    result = run(ansible, lab, extra_vars=allowed).assert_failed()
+    assert "COMPLETED_FAILED" in result.output
+    markdown = reports(lab, "md")[0].read_text()
+    assert "Decision: FAILED" in markdown, "the report must be written even when the execution fails"
+    audit = [json.loads(line) for line in (lab.workdir / "audit" / "pool_recommendations.jsonl").read_text().splitlines()]
+    assert any(r["step"] == "accept" and r["result"] == "failed" for r in audit)
+    assert recommendation_state(lab)["executionState"] == "COMPLETED_FAILED"
