@@ -36,6 +36,15 @@ attributes:
       - vmops.datacenter.tintri
 """
 
+    ACTIONGROUP_S3 = r"""
+attributes:
+  action_group:
+    description: Use C(group/vmops.datacenter.s3) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - vmops.datacenter.s3
+"""
+
     PLATFORM_CONTROLLER = r"""
 attributes:
   platform:
