@@ -5,9 +5,9 @@
     python -m simulators.lab stop   --lab-dir DIR
     python -m simulators.lab status --lab-dir DIR
 
-The lab writes DIR/lab.json ({"ca_path": ..., "tintri": {...endpoints...}}) and DIR/lab_vars.yml
+The lab writes DIR/lab.json ({"ca_path": ..., "tintri": {...endpoints...}, "s3": {...endpoint...}}) and DIR/lab_vars.yml
 (the same for ansible-playbook -e @DIR/lab_vars.yml). The lab CA lives in DIR/pki/. Each
-simulator is one entry of SIMULATORS; more (S3, PSRP, ConfigMgr) plug in the same way.
+simulator is one entry of SIMULATORS; more (PSRP, ConfigMgr) plug in the same way.
 """
 
 from __future__ import annotations
@@ -38,8 +38,14 @@ def _start_tintri(lab_dir: Path, pki, args):
     return lab
 
 
+def _start_s3(lab_dir: Path, pki, args):
+    from .s3 import lab_server
+
+    return lab_server(lab_dir / "s3", pki)  # rclone serve s3: data in DIR/s3/data, keys and port kept
+
+
 # name -> factory(lab_dir, pki, args) returning an object with .endpoints and .stop()
-SIMULATORS = {"tintri": _start_tintri}
+SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3}
 
 
 def _paths(lab_dir: Path) -> dict:
