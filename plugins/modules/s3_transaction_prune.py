@@ -344,8 +344,8 @@ class TransactionPruneModule(S3Module):
         list_prefix = self.prefix + "/" if self.prefix else ""
         found = {}
         try:
-            for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
-                                                                                 Prefix=list_prefix):
+            pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=list_prefix)
+            for page in pages:
                 for upload in page.get("Uploads") or []:
                     rest = upload["Key"][len(list_prefix):]
                     transaction_id = rest.split("/", 1)[0]

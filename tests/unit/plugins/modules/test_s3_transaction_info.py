@@ -107,8 +107,8 @@ def test_newest_complete_first_then_incomplete_in_one_listing_and_one_get_each(s
     lab(s3)
     result = run({})
     assert result["changed"] is False
-    assert [t["transaction_id"] for t in result["transactions"]] == ["awx-102", "awx-101", "awx-100", "awx-103",
-                                                                      "awx-099"]
+    assert [t["transaction_id"] for t in result["transactions"]] == [
+        "awx-102", "awx-101", "awx-100", "awx-103", "awx-099"]
     assert [t["complete"] for t in result["transactions"]] == [True, True, True, False, False]
     assert result["count"] == 5
     newest = result["transactions"][0]
@@ -120,7 +120,7 @@ def test_newest_complete_first_then_incomplete_in_one_listing_and_one_get_each(s
                                              file_count=None, total_bytes=None, source=None, manifest_key=None,
                                              collection_version=None)
     assert result["latest_complete"] == newest
-    assert [name for name, _ in s3.calls] == ["ListObjectsV2"] + ["GetObject"] * 5
+    assert [call[0] for call in s3.calls] == ["ListObjectsV2"] + ["GetObject"] * 5
     assert s3.calls[0][1]["Prefix"] == "tintri/" and s3.calls[0][1]["Delimiter"] == "/"
 
 
@@ -183,7 +183,7 @@ def test_one_transaction_is_a_single_get(s3, run):
     result = run(dict(transaction_id="awx-101"))
     assert [t["transaction_id"] for t in result["transactions"]] == ["awx-101"]
     assert result["latest_complete"]["source"]["vm"] == "prod-web01"
-    assert [name for name, _ in s3.calls] == ["GetObject"]
+    assert [call[0] for call in s3.calls] == ["GetObject"]
     assert s3.calls[0][1]["Key"] == "tintri/awx-101/_vmops_manifest.json"
 
 
@@ -194,7 +194,7 @@ def test_one_incomplete_or_unknown_transaction(s3, run):
                                            file_count=None, total_bytes=None, source=None, manifest_key=None,
                                            collection_version=None)]
     assert result["latest_complete"] is None
-    assert [name for name, _ in s3.calls] == ["GetObject", "ListObjectsV2"]
+    assert [call[0] for call in s3.calls] == ["GetObject", "ListObjectsV2"]
     result = run(dict(transaction_id="awx-104"))
     assert result["transactions"] == [] and result["count"] == 0 and result["latest_complete"] is None
     # A transaction id that is a prefix of another is not mistaken for it.

@@ -145,8 +145,8 @@ def test_keep_last_deletes_the_older_ones_then_a_second_run_changes_nothing(s3, 
                                                           completed=ago(40), objects=3, bytes=None, multipart_uploads=0,
                                                           reason="policy", detail="beyond the newest 2")
     assert result["deleted_objects"] == 9
-    assert [(k["transaction_id"], k["reason"]) for k in result["kept"]] == [("prod-sql01-n1", "keep_last"),
-                                                                          ("prod-sql01-n2", "keep_last")]
+    assert [(k["transaction_id"], k["reason"]) for k in result["kept"]] == [
+        ("prod-sql01-n1", "keep_last"), ("prod-sql01-n2", "keep_last")]
     assert transaction_ids(s3) == ["prod-sql01-n1", "prod-sql01-n2"]
     assert result["diff"] == dict(before=dict(transactions=["prod-sql01-n%d" % n for n in range(1, 6)]),
                                   after=dict(transactions=["prod-sql01-n1", "prod-sql01-n2"]))
@@ -205,8 +205,8 @@ def test_both_options_with_a_longer_age(s3, run):
 def test_never_the_only_complete_copy_even_when_all_are_older(s3, run):
     five_nightlies(s3)
     result = run(dict(older_than_days=0))
-    assert [d["transaction_id"] for d in result["deleted"]] == ["prod-sql01-n2", "prod-sql01-n3", "prod-sql01-n4",
-                                                                 "prod-sql01-n5"]
+    assert [d["transaction_id"] for d in result["deleted"]] == [
+        "prod-sql01-n2", "prod-sql01-n3", "prod-sql01-n4", "prod-sql01-n5"]
     assert result["kept"] == [dict(transaction_id="prod-sql01-n1", complete=True, vm="prod-sql01",
                                    completed=ago(1), reason="newest_complete_copy",
                                    detail="the policy would delete it, but it is the newest complete transaction of "
@@ -317,7 +317,7 @@ def test_incomplete_transactions_are_kept_unless_asked(s3, run):
     assert by_id(result["kept"])["partial"] == dict(transaction_id="partial", complete=False, vm=None, completed=None,
                                                     reason="incomplete_not_pruned",
                                                     detail="no manifest; prune_incomplete is off")
-    assert [name for name, _ in s3.calls] == ["ListObjectsV2", "GetObject", "GetObject"]
+    assert [call[0] for call in s3.calls] == ["ListObjectsV2", "GetObject", "GetObject"]
 
 
 def test_incomplete_within_grace_is_kept_then_deleted_when_idle(s3, run):
@@ -342,7 +342,7 @@ def test_an_upload_in_progress_is_never_removed(s3, run):
     assert result["changed"] is False
     assert result["kept"][0]["transaction_id"] == "inflight"
     assert result["kept"][0]["reason"] == "incomplete_within_grace"
-    assert [name for name, _ in s3.calls] == ["ListObjectsV2", "ListMultipartUploads", "ListObjectsV2", "ListParts"]
+    assert [call[0] for call in s3.calls] == ["ListObjectsV2", "ListMultipartUploads", "ListObjectsV2", "ListParts"]
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads")
     # Two days later nothing has been written: the upload is aborted.
     result = run(dict(keep_last=1, prune_incomplete=True, now=real_now(hours=48)), diff=True)
@@ -388,8 +388,8 @@ def test_the_manifest_is_deleted_first_and_oldest_transactions_go_first(s3, run)
         ("AbortMultipartUpload", "tintri/prod-sql01-n4/late.vmdk"),
     ]
     # Everything was decided (listing, manifests, object listings) before the first deletion.
-    first_write = [name for name, _ in s3.calls].index("DeleteObject")
-    assert {name for name, _ in s3.calls[first_write:]} == {"DeleteObject", "DeleteObjects", "AbortMultipartUpload"}
+    first_write = [call[0] for call in s3.calls].index("DeleteObject")
+    assert {call[0] for call in s3.calls[first_write:]} == {"DeleteObject", "DeleteObjects", "AbortMultipartUpload"}
 
 
 def test_check_mode_returns_the_plan_and_deletes_nothing(s3, run):
@@ -404,7 +404,7 @@ def test_check_mode_returns_the_plan_and_deletes_nothing(s3, run):
     assert plan["deleted_objects"] == 11
     assert plan["diff"]["after"] == dict(transactions=["prod-sql01-n1", "prod-sql01-n2"])
     assert keys(s3) == before
-    assert not {name for name, _ in s3.calls} & {"DeleteObject", "DeleteObjects", "AbortMultipartUpload"}
+    assert not {call[0] for call in s3.calls} & {"DeleteObject", "DeleteObjects", "AbortMultipartUpload"}
     done = run(args, diff=True)
     assert done["deleted"] == plan["deleted"] and done["kept"] == plan["kept"] and done["diff"] == plan["diff"]
     assert done["deleted_bytes"] == plan["deleted_bytes"]
