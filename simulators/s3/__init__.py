@@ -3,6 +3,6 @@ proxy (see README.md)."""
 
 from .fault_proxy import FaultProxy
 from .moto_server import MotoServer
-from .server import S3Server, find_rclone, lab_server
+from .server import S3Server, client_for, find_rclone, lab_server
 
-__all__ = ["FaultProxy", "MotoServer", "S3Server", "find_rclone", "lab_server"]
+__all__ = ["FaultProxy", "MotoServer", "S3Server", "client_for", "find_rclone", "lab_server"]

@@ -70,11 +70,15 @@ def _set_linger_zero(sock: socket.socket) -> None:
 class FaultProxy:
     def __init__(self, target, listen_host: str = "127.0.0.1", port: int = 0, scheme: str | None = None,
                  connect_timeout: float = 10.0):
-        """``target``: a URL (``https://localhost:PORT``), an endpoint dict with ``endpoint_url``, an
-        object with ``.endpoint_url``, or a ``(host, port)`` tuple (then ``scheme`` defaults to https)."""
+        """``target``: a URL (``https://localhost:PORT``), an endpoint dict with ``endpoint_url``, a
+        server object (``S3Server``, ``MotoServer``), or a ``(host, port)`` tuple (then ``scheme``
+        defaults to https)."""
+        self._base_endpoint = None
         if isinstance(target, dict):
+            self._base_endpoint = dict(target)
             target = target["endpoint_url"]
         elif hasattr(target, "endpoint_url"):
+            self._base_endpoint = dict(getattr(target, "endpoint", None) or {}) or None
             target = target.endpoint_url
         if isinstance(target, str):
             parts = urlsplit(target)
@@ -139,6 +143,13 @@ class FaultProxy:
     @property
     def endpoint_url(self) -> str:
         return f"{self.scheme}://localhost:{self.port}"
+
+    @property
+    def endpoint(self) -> dict:
+        """The target's endpoint dict (when built from one) with endpoint_url and port of the proxy."""
+        data = dict(self._base_endpoint or {})
+        data.update(endpoint_url=self.endpoint_url, port=self.port)
+        return data
 
     @property
     def open_connections(self) -> int:

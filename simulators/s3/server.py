@@ -70,12 +70,12 @@ class S3Server:
 
     Each bucket is a directory of ``data_dir`` and each object a file below it. ``port=0`` picks a
     free port; a port that turns out to be taken (a bind race, or the port of last time now in use)
-    is replaced by another free one. ``dir_cache_time="0s"`` makes every request see the files as
-    they are on disk (files changed behind the server's back included); see README.md for the cost.
+    is replaced by another free one. Files changed in ``data_dir`` behind the server's back are
+    seen after ``forget()`` (or after ``dir_cache_time``); see README.md for why it is not 0.
     """
 
     def __init__(self, data_dir, pki=None, access_key: str | None = None, secret_key: str | None = None,
-                 buckets=DEFAULT_BUCKETS, port: int = 0, log_path=None, dir_cache_time: str = "0s",
+                 buckets=DEFAULT_BUCKETS, port: int = 0, log_path=None, dir_cache_time: str = "5m",
                  extra_args=(), ready_timeout: float = 30.0):
         self.data_dir = Path(data_dir).resolve()
         self.pki = pki or ensure_lab_ca(self.data_dir.parent / "pki")
@@ -111,7 +111,7 @@ class S3Server:
             "--force-path-style=true",
             "--etag-hash", "MD5",
             "--vfs-cache-mode", "off",           # stream to disk: a 200 means the data is in data_dir
-            "--dir-cache-time", self.dir_cache_time,
+            "--dir-cache-time", self.dir_cache_time,  # also how long an object's MD5 (ETag) is cached
             "--log-level", "INFO",
             *self.extra_args,
             f":local:{self.data_dir}",
@@ -157,27 +157,26 @@ class S3Server:
             return ""
 
     def _wait_ready(self, proc: subprocess.Popen, port: int, offset: int) -> None:
-        deadline = time.monotonic() + self.ready_timeout
+        started = time.monotonic()
+        deadline = started + self.ready_timeout
         client = None
         last_error: Exception | None = None
         while time.monotonic() < deadline:
+            tail = self._log_tail(offset, 4000)
             if proc.poll() is not None:
-                tail = self._log_tail(offset, 4000)
                 if any(marker in tail.lower() for marker in BIND_ERRORS) and f":{port}" in tail:
                     raise _BindFailed()
                 raise RuntimeError(f"rclone serve s3 exited with {proc.returncode}; see {self.log_path}: {tail[-1500:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    pass
-            except OSError as exc:
-                last_error = exc
+            # rclone logs "Starting s3 server on [...]" once it holds the port: until then whatever
+            # answers on the port is not this server (the fallback after 5 s covers a changed message)
+            if "starting s3 server" not in tail.lower() and time.monotonic() - started < 5:
                 time.sleep(0.02)
                 continue
             try:
-                client = client or self.client(port=port, connect_timeout=2, read_timeout=5)
+                client = client or self.client(port=port, connect_timeout=1, read_timeout=2)
                 client.list_buckets()
                 return
-            except Exception as exc:  # TLS or auth not ready yet, or a different process on the port
+            except Exception as exc:  # TLS or auth not ready yet
                 last_error = exc
                 time.sleep(0.05)
         raise RuntimeError(f"rclone serve s3 did not answer within {self.ready_timeout}s ({last_error}); "
@@ -190,8 +189,8 @@ class S3Server:
             _terminate(proc, timeout)
 
     def forget(self) -> None:
-        """Flush rclone's directory cache (SIGHUP): only needed with a dir_cache_time above 0 after
-        files were changed in data_dir behind the server's back."""
+        """Flush rclone's directory cache (SIGHUP), so files created, deleted or resized in data_dir
+        behind the server's back show in listings and HEADs at once."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGHUP)
             time.sleep(0.05)
@@ -228,22 +227,30 @@ class S3Server:
     endpoints = endpoint  # the lab orchestrator reads .endpoints
 
     def client(self, port: int | None = None, **config):
-        """A boto3 S3 client for this server: path-style, verifying TLS against the lab CA, checksums
-        only when required (rclone serve s3 rejects aws-chunked uploads), no retries unless asked."""
-        import boto3
-        from botocore.config import Config
-
-        config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
-        config.setdefault("request_checksum_calculation", "when_required")
-        config.setdefault("response_checksum_validation", "when_required")
-        s3 = config.pop("s3", {"addressing_style": "path"})
-        return boto3.client("s3", endpoint_url=f"https://localhost:{port or self.port}", region_name=REGION,
-                            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
-                            verify=str(self.pki.ca_path), config=Config(s3=s3, **config))
+        """A boto3 S3 client for this server (``port``: another port, e.g. a FaultProxy's); see client_for."""
+        return client_for(dict(self.endpoint, endpoint_url=f"https://localhost:{port or self.port}"), **config)
 
     def object_path(self, bucket: str, key: str) -> Path:
         """Where the object lives on disk."""
         return self.data_dir / bucket / key
+
+
+def client_for(endpoint: dict, **config):
+    """A boto3 S3 client for an endpoint dict (S3Server, MotoServer, FaultProxy or lab.json's "s3"):
+    path-style, TLS verified against the endpoint's ca_path, checksums only when required (rclone
+    serve s3 refuses aws-chunked uploads), one attempt per call unless ``retries`` says otherwise.
+    Other keyword arguments go to botocore's Config."""
+    import boto3
+    from botocore.config import Config
+
+    config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
+    config.setdefault("request_checksum_calculation", "when_required")
+    config.setdefault("response_checksum_validation", "when_required")
+    config.setdefault("s3", {"addressing_style": "path"})
+    ca_path = endpoint.get("ca_path")
+    return boto3.client("s3", endpoint_url=endpoint["endpoint_url"], region_name=endpoint.get("region") or REGION,
+                        aws_access_key_id=endpoint["access_key"], aws_secret_access_key=endpoint["secret_key"],
+                        verify=str(ca_path) if ca_path else None, config=Config(**config))
 
 
 class _BindFailed(Exception):
