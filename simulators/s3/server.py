@@ -51,13 +51,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent():  # runs in the child between fork and exec
+def _load_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # not Linux: the harness's stop() still ends it
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()  # resolved here: the child must not import or dlopen between fork and exec
+
+
+def _die_with_parent():  # runs in the child between fork and exec
+    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: SIGTERM when the thread that started us dies
 
 
 def child_env() -> dict:
@@ -133,7 +142,7 @@ class S3Server:
                     main = threading.current_thread() is threading.main_thread()
                     proc = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                             env=child_env(), start_new_session=True,
-                                            preexec_fn=_die_with_parent if main and os.name == "posix" else None)
+                                            preexec_fn=_die_with_parent if main and _PRCTL else None)
                 try:
                     self._wait_ready(proc, port, offset)
                 except _BindFailed:

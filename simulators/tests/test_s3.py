@@ -100,7 +100,7 @@ def test_objects_and_multipart_land_in_data_dir(s3):
 
 def test_rclone_behaviour_the_readme_documents(s3):
     c = s3.client()
-    with pytest.raises(ClientError, match="NoSuchUpload"):  # no upload in progress: an error, not []
+    with pytest.raises(ClientError, match="NoSuchUpload"):  # no upload yet in this bucket: an error, not []
         c.list_multipart_uploads(Bucket=BUCKET)
     # boto3's default (a CRC32 trailer, aws-chunked body) is refused
     default = s3.client(request_checksum_calculation="when_supported")
@@ -110,6 +110,10 @@ def test_rclone_behaviour_the_readme_documents(s3):
     c.put_object(Bucket=BUCKET, Key="m", Body=b"data", ChecksumSHA256="A" * 43 + "=", Metadata={"sha256": "abc"})
     head = c.head_object(Bucket=BUCKET, Key="m", ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == "A" * 43 + "=" and head["Metadata"] == {"Sha256": "abc"}
+    # PutObjectTagging replaces the object's content with the tagging XML
+    c.put_object_tagging(Bucket=BUCKET, Key="m", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert s3.object_path(BUCKET, "m").read_bytes().startswith(b"<Tagging")
+    c.put_object(Bucket=BUCKET, Key="m", Body=b"data")
     # listings carry unquoted ETags
     assert c.list_objects_v2(Bucket=BUCKET)["Contents"][0]["ETag"] == hashlib.md5(b"data").hexdigest()
     # files changed behind the server's back are seen after forget()
