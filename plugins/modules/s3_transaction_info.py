@@ -16,7 +16,9 @@ description:
   - A transaction with a manifest is complete; one without is incomplete (an upload in progress or one that
     failed) and must not be restored.
   - Finding the transactions takes one delimited listing of the prefix; every transaction's manifest is then read
-    with one request. With O(transaction_id) only that transaction is read.
+    with one request, and every incomplete transaction is checked for at least one object with one more (stores
+    that keep empty directories list their prefixes after the objects are gone). With O(transaction_id) only that
+    transaction is read.
   - RV(latest_complete) is the newest complete transaction among those matching O(vm) (and O(transaction_id)),
     which is what a restore of "the newest backup of a VM" needs.
 author:
@@ -236,18 +238,21 @@ class TransactionInfoModule(S3Module):
                 self.fail("Invalid transaction_id: %s." % exc)
         apply_query(self.module, {}, self.params["query"])  # a malformed expression fails before any request
 
+    def has_objects(self, client, transaction_id):
+        """Whether anything is stored under the transaction's prefix (one request for at most one key)."""
+        key_prefix = transaction_prefix(self.params["prefix"], transaction_id)
+        try:
+            listed = client.list_objects_v2(Bucket=self.params["bucket"], Prefix=key_prefix, MaxKeys=1)
+        except S3_CALL_ERRORS as exc:
+            raise describe_error(exc, "ListObjectsV2", self.params["bucket"], key_prefix) from exc
+        return bool(listed.get("KeyCount") or listed.get("Contents"))
+
     def one_transaction(self, client):
         """The transaction named by transaction_id, read directly: [] when it does not exist."""
         bucket, prefix, transaction_id = self.params["bucket"], self.params["prefix"], self.params["transaction_id"]
         manifest = load_manifest(client, bucket, prefix, transaction_id)
-        if manifest is None:
-            key_prefix = transaction_prefix(prefix, transaction_id)
-            try:
-                listed = client.list_objects_v2(Bucket=bucket, Prefix=key_prefix, MaxKeys=1)
-            except S3_CALL_ERRORS as exc:
-                raise describe_error(exc, "ListObjectsV2", bucket, key_prefix) from exc
-            if not listed.get("KeyCount") and not listed.get("Contents"):
-                return []
+        if manifest is None and not self.has_objects(client, transaction_id):
+            return []
         return [dict(transaction_id=transaction_id, complete=manifest is not None, manifest=manifest)]
 
     def entry(self, transaction):
@@ -280,6 +285,10 @@ class TransactionInfoModule(S3Module):
             found = [t for t in found if t["manifest"] is not None and source_vm(t["manifest"]) == params["vm"]]
         if params["complete_only"]:
             found = [t for t in found if t["manifest"] is not None]
+        elif params["transaction_id"] is None:
+            # Stores that keep directories (rclone's local backend, for one) still list the prefix of a
+            # transaction whose objects are all gone; only incomplete transactions with an object are real.
+            found = [t for t in found if t["manifest"] is not None or self.has_objects(client, t["transaction_id"])]
         transactions = [self.entry(t) for t in found]
         latest_entry = next((e for e in transactions if e["complete"]), None)
         self.result.update(transactions=transactions, count=len(transactions), latest_complete=latest_entry)

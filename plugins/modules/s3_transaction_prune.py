@@ -87,6 +87,8 @@ attributes:
 notes:
   - The policy is decided from the manifests before anything is deleted; a manifest that cannot be read fails the
     module before any deletion.
+  - Incomplete transactions are listed (one request each) to tell them from the empty directories that some
+    S3-compatible stores keep listing after every object is gone; those are ignored.
   - Per-key errors of C(DeleteObjects) fail the module with the keys and codes in RV(errors). By then the
     transaction's manifest is gone, so it reads as incomplete; once the cause is fixed, a run with
     O(prune_incomplete=true) removes the rest.
@@ -417,16 +419,19 @@ class TransactionPruneModule(S3Module):
         return decisions
 
     def decide_incomplete(self, client, transaction):
-        """(keep reason or None, detail, objects) for an incomplete transaction."""
-        if not self.params["prune_incomplete"]:
-            return "incomplete_not_pruned", "no manifest; prune_incomplete is off", None
+        """(keep reason or None, detail, objects) for an incomplete transaction; all None when nothing is stored."""
         key_prefix = transaction_prefix(self.prefix, transaction["transaction_id"])
         objects = self.list_objects(client, key_prefix)
         if any(item["Key"] == key_prefix + MANIFEST_NAME for item in objects):
             return "became_complete", "its manifest was written while this module ran", None
+        uploads = self.uploads(client).get(transaction["transaction_id"], []) if self.params["prune_incomplete"] else []
+        if not objects and not uploads:
+            # Nothing stored: an empty directory that some stores (rclone's local backend) still list.
+            return None, None, None
+        if not self.params["prune_incomplete"]:
+            return "incomplete_not_pruned", "no manifest; prune_incomplete is off", None
         hours = self.params["incomplete_grace_hours"]
         grace_start = self.now - datetime.timedelta(hours=hours)
-        uploads = self.uploads(client).get(transaction["transaction_id"], [])
         moments = [parse_time(item["LastModified"]) for item in objects]
         moments += [parse_time(upload.get("Initiated")) for upload in uploads]
         newest = max([m for m in moments if m is not None], default=None)
@@ -512,6 +517,8 @@ class TransactionPruneModule(S3Module):
         entries.sort(key=lambda e: (parse_time(e["completed"]) or LATEST, e["transaction_id"]), reverse=True)
         for transaction in incomplete:
             reason, detail, objects = self.decide_incomplete(client, transaction)
+            if detail is None:
+                continue
             entry = dict(transaction_id=transaction["transaction_id"], complete=False, vm=None, completed=None,
                          reason=reason or "incomplete_idle", detail=detail, _objects=objects)
             if reason is None:

@@ -12,6 +12,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from ansible.module_utils.testing import patch_module_args
@@ -120,7 +121,8 @@ def test_newest_complete_first_then_incomplete_in_one_listing_and_one_get_each(s
                                              file_count=None, total_bytes=None, source=None, manifest_key=None,
                                              collection_version=None)
     assert result["latest_complete"] == newest
-    assert [call[0] for call in s3.calls] == ["ListObjectsV2"] + ["GetObject"] * 5
+    # one listing, one GET per manifest, one single-key listing per incomplete transaction
+    assert [call[0] for call in s3.calls] == ["ListObjectsV2"] + ["GetObject"] * 5 + ["ListObjectsV2"] * 2
     assert s3.calls[0][1]["Prefix"] == "tintri/" and s3.calls[0][1]["Delimiter"] == "/"
 
 
@@ -263,3 +265,26 @@ def test_credentials_from_the_environment_stay_out_of_the_output(s3, run, monkey
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAUNITTESTKEY")
     result = run({}, connection=dict(region="us-east-1"))
     assert result["count"] == 5    # the run helper asserts that neither secret is in the output
+
+
+def test_an_empty_directory_listed_as_a_prefix_is_not_a_transaction(monkeypatch, run):
+    """Stores that keep directories (rclone's local backend) list a prefix whose objects are all gone."""
+    for variable in AWS_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    monkeypatch.setattr(_s3, "new_client", lambda params, **kwargs: client)
+    with Stubber(client) as stubber:
+        stubber.add_response("list_objects_v2", dict(CommonPrefixes=[dict(Prefix="tintri/t-gone/"),
+                                                                     dict(Prefix="tintri/t-partial/")]),
+                             dict(Bucket=BUCKET, Prefix="tintri/", Delimiter="/"))
+        for name in ("t-gone", "t-partial"):
+            stubber.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404,
+                                     expected_params=dict(Bucket=BUCKET, Key="tintri/%s/_vmops_manifest.json" % name))
+        # incomplete transactions come newest id first
+        stubber.add_response("list_objects_v2", dict(KeyCount=1, Contents=[dict(Key="tintri/t-partial/a", Size=1)]),
+                             dict(Bucket=BUCKET, Prefix="tintri/t-partial/", MaxKeys=1))
+        stubber.add_response("list_objects_v2", dict(KeyCount=0), dict(Bucket=BUCKET, Prefix="tintri/t-gone/",
+                                                                       MaxKeys=1))
+        result = run({})
+        stubber.assert_no_pending_responses()
+    assert [t["transaction_id"] for t in result["transactions"]] == ["t-partial"]

@@ -317,7 +317,7 @@ def test_incomplete_transactions_are_kept_unless_asked(s3, run):
     assert by_id(result["kept"])["partial"] == dict(transaction_id="partial", complete=False, vm=None, completed=None,
                                                     reason="incomplete_not_pruned",
                                                     detail="no manifest; prune_incomplete is off")
-    assert [call[0] for call in s3.calls] == ["ListObjectsV2", "GetObject", "GetObject"]
+    assert [call[0] for call in s3.calls] == ["ListObjectsV2", "GetObject", "GetObject", "ListObjectsV2"]
 
 
 def test_incomplete_within_grace_is_kept_then_deleted_when_idle(s3, run):
@@ -597,3 +597,16 @@ def test_a_manifest_that_appears_during_the_run_is_not_pruned(stubbed, run):
     result = run(dict(keep_last=1, prune_incomplete=True))
     assert result["changed"] is False and result["deleted"] == []
     assert result["kept"][0]["reason"] == "became_complete"
+
+
+def test_an_empty_directory_listed_as_a_prefix_is_ignored(stubbed, run):
+    """Stores that keep directories (rclone's local backend) list a prefix whose objects are all gone."""
+    stubbed.add_response("list_objects_v2", dict(CommonPrefixes=[dict(Prefix="tintri/t-gone/")], IsTruncated=False),
+                         dict(Bucket=BUCKET, Prefix="tintri/", Delimiter="/"))
+    stubbed.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404,
+                             expected_params=dict(Bucket=BUCKET, Key="tintri/t-gone/_vmops_manifest.json"))
+    stubbed.add_response("list_multipart_uploads", dict(IsTruncated=False), dict(Bucket=BUCKET, Prefix="tintri/"))
+    stubbed.add_response("list_objects_v2", dict(IsTruncated=False), dict(Bucket=BUCKET, Prefix="tintri/t-gone/"))
+    result = run(dict(keep_last=1, prune_incomplete=True), diff=True)
+    assert result["changed"] is False and result["deleted"] == [] and result["kept"] == []
+    assert result["diff"] == dict(before=dict(transactions=[]), after=dict(transactions=[]))
