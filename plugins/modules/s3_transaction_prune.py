@@ -442,11 +442,12 @@ class TransactionPruneModule(S3Module):
                     newest = part
                 if newest is not None and newest >= grace_start:
                     break
-        if newest is not None and newest >= grace_start:
+        if newest is None:
+            return "incomplete_within_grace", "no manifest, and the store gives no write time; kept to be safe", None
+        if newest >= grace_start:
             return "incomplete_within_grace", "no manifest, but written to at %s, within %d hours" % (
                 iso(newest), hours), None
-        idle = "last written to at %s" % iso(newest) if newest else "no time known"
-        return None, "no manifest and idle for more than %d hours (%s)" % (hours, idle), objects
+        return None, "no manifest and idle for more than %d hours (last written to at %s)" % (hours, iso(newest)), objects
 
     # -- deleting -----------------------------------------------------------------------------
 
