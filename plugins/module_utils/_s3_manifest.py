@@ -110,7 +110,7 @@ def parse_manifest(body, where):
     try:
         manifest = json.loads(body)
     except ValueError as exc:
-        raise S3Error("%s: the manifest is not valid JSON (%s); the transaction cannot be trusted." % (where, exc))
+        raise S3Error("%s: the manifest is not valid JSON (%s); the transaction cannot be trusted." % (where, exc)) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise S3Error("%s: not a vmops.datacenter transaction manifest (format %r)." % (
             where, manifest.get("format") if isinstance(manifest, dict) else None))
@@ -129,7 +129,7 @@ def load_manifest(client, bucket, prefix, transaction_id):
     except S3_CALL_ERRORS as exc:
         if error_code(exc) in MISSING_CODES:
             return None
-        raise describe_error(exc, "GetObject", bucket, key)
+        raise describe_error(exc, "GetObject", bucket, key) from exc
     return parse_manifest(body, "s3://%s/%s" % (bucket, key))
 
 
@@ -148,7 +148,7 @@ def list_transactions(client, bucket, prefix, with_manifests=True):
                 if TRANSACTION_ID.match(name):
                     found.append(name)
     except S3_CALL_ERRORS as exc:
-        raise describe_error(exc, "ListObjectsV2", bucket, list_prefix)
+        raise describe_error(exc, "ListObjectsV2", bucket, list_prefix) from exc
     transactions = []
     for transaction_id in found:
         manifest = load_manifest(client, bucket, prefix, transaction_id) if with_manifests else None
