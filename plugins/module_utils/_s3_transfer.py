@@ -455,19 +455,23 @@ def _is_missing_upload(exc):
     return response.get("Error", {}).get("Code") in ("NoSuchUpload", "404")
 
 
-def resume_part_size(parts, size):
+def resume_part_size(parts, size, preferred=None):
     """The part size an unfinished upload used, from its listed parts and the file size; None when they disagree.
 
-    Every part but the last has the part size; the last is the remainder. The largest listed part is
-    the part size unless only the last part is listed, when (size - last) / (number - 1) is.
+    Every part but the last has the part size; the last is the remainder. So the part size is the
+    largest listed part, or, when only the last part is listed, (size - last) / (number - 1). When
+    the parts fit several sizes, the preferred one (the configured size) wins, then the largest
+    listed part. A wrong guess costs only resending: parts are reused only when their MD5 matches.
     """
     if not parts:
         return None
-    candidates = {max(p["size"] for p in parts.values())}
-    for number, part in parts.items():
+    candidates = [preferred, max(p["size"] for p in parts.values())]
+    for number, part in sorted(parts.items()):
         if number > 1 and (size - part["size"]) % (number - 1) == 0:
-            candidates.add((size - part["size"]) // (number - 1))
-    for part_size in sorted(candidates, reverse=True):
+            candidates.append((size - part["size"]) // (number - 1))
+    for part_size in candidates:
+        if part_size is None:
+            continue
         if not MIN_PART_SIZE <= part_size <= MAX_PART_SIZE:
             continue
         count = -(-size // part_size)
@@ -674,18 +678,23 @@ def plan_upload(client, bucket, tprefix, files, settings, force=False, source=No
         pending = uploads.get(action.key, [])
         if not pending:
             continue
-        newest = pending[0]
-        action.abort = [u["upload_id"] for u in pending[1:]]
+        # Several unfinished uploads of one key (runs killed more than once): resume the one holding the most data
+        # that fits the file (the newest on a tie), abort the others.
         wanted = CHECKSUMS[settings.checksum_algorithm][0] if settings.checksum_algorithm else None
-        usable = ((newest.get("checksum_algorithm") or None) == wanted
-                  and (newest.get("storage_class") or "STANDARD") == (settings.storage_class or "STANDARD"))
-        parts = list_parts(client, bucket, action.key, newest["upload_id"]) if usable else {}
-        part_size = resume_part_size(parts, action.local.size) if parts else None
-        if part_size is None:
-            action.abort.append(newest["upload_id"])
+        best = None
+        for upload in pending:
+            usable = ((upload.get("checksum_algorithm") or None) == wanted
+                      and (upload.get("storage_class") or "STANDARD") == (settings.storage_class or "STANDARD"))
+            parts = list_parts(client, bucket, action.key, upload["upload_id"]) if usable else {}
+            part_size = resume_part_size(parts, action.local.size, settings.part_size_for(action.local.size))
+            held = sum(p["size"] for p in parts.values()) if part_size else -1
+            if part_size and (best is None or held > best[0]):
+                best = (held, upload["upload_id"], part_size, parts)
+        action.abort = [u["upload_id"] for u in pending if best is None or u["upload_id"] != best[1]]
+        if best is None:
             continue
         action.action, action.reason = "resume", "unfinished upload"
-        action.upload = dict(upload_id=newest["upload_id"], part_size=part_size, parts=parts)
+        action.upload = dict(upload_id=best[1], part_size=best[2], parts=best[3])
     return plan
 
 

@@ -356,19 +356,22 @@ def test_part_sizes_to_try_for_a_multipart_etag():
     assert etag_part_sizes("0" * 32, size, 16 * MIB) == []
 
 
-@pytest.mark.parametrize("parts, size, expected", [
-    ({1: 8 * MIB, 2: 8 * MIB}, 20 * MIB, 8 * MIB),                # first parts
-    ({3: 4 * MIB}, 20 * MIB, 8 * MIB),                            # only the last part: (20 - 4) / 2
-    ({2: 8 * MIB, 3: 4 * MIB}, 20 * MIB, 8 * MIB),
-    ({1: 20 * MIB}, 20 * MIB, 20 * MIB),                          # one part that was the whole file
-    ({1: 8 * MIB, 2: 7 * MIB}, 20 * MIB, None),                   # inconsistent: the file changed
-    ({1: 8 * MIB}, 5 * MIB, None),                                # file smaller than a part now
-    ({1: 1 * MIB}, 20 * MIB, None),                               # parts below the S3 minimum
-    ({}, 20 * MIB, None),
+@pytest.mark.parametrize("parts, size, preferred, expected", [
+    ({1: 8 * MIB, 2: 8 * MIB}, 20 * MIB, 16 * MIB, 8 * MIB),      # first parts, whatever is configured now
+    ({3: 4 * MIB}, 20 * MIB, 8 * MIB, 8 * MIB),                   # only the last part, (20 - 4) / 2 as configured
+    ({3: 1 * MIB}, 17 * MIB, None, 8 * MIB),                      # a 1 MiB part can only be the last: (17 - 1) / 2
+    ({2: 5 * MIB}, 15 * MIB, 5 * MIB, 5 * MIB),                   # 5 MiB (a full part) or 10 MiB (the last): configured
+    ({2: 5 * MIB}, 15 * MIB, None, 5 * MIB),                      # ... or else the largest listed part
+    ({2: 8 * MIB, 3: 4 * MIB}, 20 * MIB, None, 8 * MIB),
+    ({1: 20 * MIB}, 20 * MIB, 8 * MIB, 20 * MIB),                 # one part that was the whole file
+    ({1: 8 * MIB, 2: 7 * MIB}, 20 * MIB, None, None),             # inconsistent: the file changed
+    ({1: 8 * MIB}, 5 * MIB, None, None),                          # file smaller than a part now
+    ({1: 1 * MIB}, 20 * MIB, None, None),                         # parts below the S3 minimum
+    ({}, 20 * MIB, None, None),
 ])
-def test_resume_part_size_from_listed_parts(parts, size, expected):
+def test_resume_part_size_from_listed_parts(parts, size, preferred, expected):
     listed = dict((n, dict(size=s, etag="x", checksums={})) for n, s in parts.items())
-    assert resume_part_size(listed, size) == expected
+    assert resume_part_size(listed, size, preferred) == expected
 
 
 # Scanning ------------------------------------------------------------------------------------------------------
