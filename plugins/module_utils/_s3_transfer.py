@@ -153,15 +153,15 @@ class TokenBucket:
     long-run rate is exact. ``burst`` bytes may go out without waiting (default: one second's worth).
     """
 
-    def __init__(self, rate, burst=None, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, rate, burst=None, clock=None, sleep=None):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = float(rate)
         self.burst = float(burst if burst is not None else rate)
-        self.clock = clock
-        self.sleep = sleep
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or time.sleep
         self.tokens = self.burst
-        self.stamp = clock()
+        self.stamp = self.clock()
         self.lock = threading.Lock()
         self.waited = 0.0
 
