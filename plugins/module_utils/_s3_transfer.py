@@ -436,7 +436,7 @@ def list_parts(client, bucket, key, upload_id):
             for item in page.get("Parts") or []:
                 parts[item["PartNumber"]] = dict(
                     size=item["Size"], etag=strip_etag(item.get("ETag")),
-                    checksums=dict((member, item[member]) for _, member in CHECKSUMS.values() if item.get(member)))
+                    checksums=dict((member, item[member]) for _algorithm, member in CHECKSUMS.values() if item.get(member)))
     except S3_CALL_ERRORS as exc:
         raise describe_error(exc, "ListParts", bucket, key) from exc
     return parts
@@ -1282,4 +1282,3 @@ class Downloader:
 
 def mib_per_s(count, seconds):
     return round(count / MIB / seconds, 2) if seconds > 0 else 0.0
-

@@ -321,7 +321,7 @@ manifest:
   description:
     - The manifest without its file list (format, transaction_id, bucket, prefix, started, completed,
       collection_version, source, file_count, total_bytes, upload settings).
-    - In check mode, the manifest that would be written (RV(manifest.completed) null).
+    - In check mode, the manifest that would be written (with C(completed) null).
   returned: always
   type: dict
   sample:

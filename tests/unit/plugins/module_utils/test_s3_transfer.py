@@ -113,7 +113,7 @@ def test_token_bucket_lets_a_burst_through_then_holds_the_rate():
     assert bucket.consume(1000) == 0          # the burst
     assert bucket.consume(500) == pytest.approx(0.5)
     assert clock.now == pytest.approx(100.5)
-    for _ in range(10):
+    for _request in range(10):
         bucket.consume(1000)
     # 11,500 bytes with a 1,000-byte burst at 1,000 B/s: 10.5 s, whatever the request sizes.
     assert clock.now - 100 == pytest.approx(10.5)
@@ -137,7 +137,7 @@ def test_token_bucket_shared_by_threads_keeps_the_long_run_rate():
             clock.sleeps.append(seconds)
 
     bucket = TokenBucket(1000, burst=1000, clock=clock, sleep=sleep)
-    threads = [threading.Thread(target=lambda: [bucket.consume(100) for _ in range(50)]) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: [bucket.consume(100) for _request in range(50)]) for _thread in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -205,7 +205,7 @@ class DiscardingClient:
         return {"ETag": '"%s"' % hashlib.md5(Body).hexdigest()}
 
     def names(self):
-        return [name for name, _ in self.calls]
+        return [name for name, _params in self.calls]
 
 
 class ZeroFile:
@@ -390,7 +390,7 @@ def test_scan_reads_regular_files_and_links_inside_and_warns_about_the_rest(tmp_
     assert any("disk-dir" in w and "directory" in w for w in warnings)
     assert any("dangling" in w for w in warnings)
     assert any("pipe" in w and "not a regular file" in w for w in warnings)
-    files, _ = scan_directory(str(tmp_path), include=["*.vmdk"], exclude=["alias*"])
+    files, _warnings = scan_directory(str(tmp_path), include=["*.vmdk"], exclude=["alias*"])
     assert [f.path for f in files] == ["disks/a-flat.vmdk"]
 
 
@@ -411,7 +411,7 @@ def test_scan_refuses_links_out_of_src_and_a_manifest_lookalike_naming_each(tmp_
     # An excluded link is not a problem.
     (src / "_vmops_manifest.json").unlink()
     (src / "back\\slash").unlink()
-    files, _ = scan_directory(str(src), exclude=["escape"])
+    files, _warnings = scan_directory(str(src), exclude=["escape"])
     assert files == []
 
 

@@ -105,13 +105,13 @@ def put_transaction(client, files=None, manifest=True, entries=None):
 
 
 def names(client):
-    return [name for name, _ in client.calls]
+    return [name for name, _params in client.calls]
 
 
 def tree(root):
     """Every file under root, relative path -> bytes (temporary files included, so leftovers show)."""
     found = {}
-    for directory, _, filenames in os.walk(root):
+    for directory, _dirnames, filenames in os.walk(root):
         for name in filenames:
             full = os.path.join(directory, name)
             with open(full, "rb") as handle:

@@ -62,7 +62,7 @@ class Recorder(list):
     """(operation, params without the body) of every request the module's clients make."""
 
     def names(self, *only):
-        return [name for name, _ in self if not only or name in only]
+        return [name for name, _params in self if not only or name in only]
 
     def params(self, name):
         return [params for op, params in self if op == name]
@@ -180,8 +180,7 @@ def test_uploads_small_and_multipart_files_and_writes_the_manifest_last(s3, run,
 
     assert body(s3, TPREFIX + "disks/prod-sql01-flat.vmdk") == disk
     assert body(s3, TPREFIX + "empty.log") == b""
-    assert [n for n in s3.calls.names("CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")].count(
-        "UploadPart") == 3
+    assert s3.calls.names("UploadPart").count("UploadPart") == 3
     # The manifest is the last write.
     assert s3.calls.writes()[-1] == "PutObject" and s3.calls.params("PutObject")[-1]["Key"] == MANIFEST
     manifest = stored_manifest(s3)
