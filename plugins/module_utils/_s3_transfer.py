@@ -27,13 +27,14 @@ import time
 import urllib.parse
 import uuid
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import (
     MANIFEST_NAME,
     S3_CALL_ERRORS,
     S3Error,
     describe_error,
+    error_code,
 )
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest import relative_path_problem
 
@@ -55,6 +56,7 @@ MAX_SINGLE_PUT = 5 * GIB
 READ_BLOCK = 1 * MIB
 DEFAULT_CHUNK_SIZE = 16 * MIB
 SHA256_METADATA = "sha256"
+UNSUPPORTED_CODES = frozenset(["NotImplemented", "MethodNotAllowed", "501", "405"])
 ARCHIVE_CLASSES = frozenset(["GLACIER", "DEEP_ARCHIVE"])
 # Part sizes that other tools commonly use; tried when an object's multipart ETag shows a part count
 # that the configured chunk size does not explain.
@@ -413,7 +415,11 @@ def list_objects(client, bucket, tprefix):
 
 
 def list_uploads(client, bucket, tprefix):
-    """Unfinished multipart uploads under the prefix: key -> [dict(upload_id, initiated, ...)], newest first."""
+    """Unfinished multipart uploads under the prefix: (key -> [dict(upload_id, initiated, ...)] newest first, warning).
+
+    Some stores answer NoSuchUpload instead of an empty list when there are none (rclone serve s3),
+    others do not implement the call; both count as none, the second with a warning.
+    """
     found = {}
     try:
         for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=tprefix):
@@ -422,10 +428,16 @@ def list_uploads(client, bucket, tprefix):
                     key=item["Key"], upload_id=item["UploadId"], initiated=item.get("Initiated"),
                     storage_class=item.get("StorageClass"), checksum_algorithm=item.get("ChecksumAlgorithm")))
     except S3_CALL_ERRORS as exc:
+        code = error_code(exc)
+        if code == "NoSuchUpload":
+            return {}, None
+        if code in UNSUPPORTED_CODES:
+            return {}, ("s3://%s/%s: the store does not list multipart uploads (%s); interrupted uploads cannot be "
+                        "resumed and are sent again." % (bucket, tprefix, code))
         raise describe_error(exc, "ListMultipartUploads", bucket, tprefix) from exc
     for uploads in found.values():
         uploads.sort(key=lambda u: (u["initiated"] is not None, u["initiated"] or 0), reverse=True)
-    return found
+    return found, None
 
 
 def list_parts(client, bucket, key, upload_id):
@@ -604,6 +616,7 @@ class UploadPlan:
         self.uploads = uploads
         self.manifest = manifest
         self.actions = []
+        self.warnings = []
 
     def of(self, action):
         return [a for a in self.actions if a.action == action]
@@ -626,9 +639,10 @@ def plan_upload(client, bucket, tprefix, files, settings, force=False, source=No
     entries match the listing and the local sizes, no local file is read at all.
     """
     objects = list_objects(client, bucket, tprefix)
-    uploads = list_uploads(client, bucket, tprefix)
+    uploads, warning = list_uploads(client, bucket, tprefix)
     manifest = load_manifest() if MANIFEST_NAME in objects and load_manifest else None
     plan = UploadPlan(tprefix, objects, uploads, manifest)
+    plan.warnings.extend([warning] if warning else [])
     entries = dict((e["path"], e) for e in (manifest or {}).get("files") or [])
     same_source = manifest is not None and (source is None or manifest.get("source") == source)
     to_verify = []
@@ -703,7 +717,8 @@ def _head_sha256(client, bucket, key):
         head = client.head_object(Bucket=bucket, Key=key)
     except S3_CALL_ERRORS as exc:
         raise describe_error(exc, "HeadObject", bucket, key) from exc
-    return (head.get("Metadata") or {}).get(SHA256_METADATA)
+    # Some stores give metadata keys back capitalised (Sha256).
+    return dict((k.lower(), v) for k, v in (head.get("Metadata") or {}).items()).get(SHA256_METADATA)
 
 
 def _parts_of(etag, digest):
@@ -762,6 +777,7 @@ class _Multipart:
         self.part_size = part_size
         self.count = -(-action.local.size // part_size)
         self.listed = listed or {}
+        self.restart = False        # the store refused to replace a listed part: start this file afresh
         self.done_parts = {}
         self.submitted = 0
         self.finished = 0
@@ -794,6 +810,8 @@ class Uploader:
         self.results = []
         self.bytes_sent = 0
         self.pool = None
+        self.futures = []
+        self.restarts = []
 
     @property
     def failed(self):
@@ -814,20 +832,20 @@ class Uploader:
     def run(self, actions):
         with ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="vmops-s3-up") as pool:
             self.pool = pool
-            for action in actions:
-                if self.failed:
-                    break
+            self._pass(actions)
+            wait(self.futures)
+            # Stores that refuse to replace a stored part (rclone serve s3 answers NotImplemented) get those
+            # files again from the start, as new uploads.
+            restarts, self.restarts = self.restarts, []
+            for state in restarts if not self.failed else ():
                 try:
-                    if action.action == "resume":
-                        self._multipart(action, action.upload)
-                    elif action.local.size >= self.settings.multipart_threshold:
-                        self._multipart(action, None)
-                    else:
-                        self._put(action)
-                except (TransferError, S3Error) as exc:
+                    abort_upload(self.client, self.bucket, state.action.key, state.upload_id)
+                except S3Error as exc:
                     self._fail(exc)
-                except OSError as exc:
-                    self._fail(TransferError("cannot read %s: %s" % (action.local.full, exc.strerror or exc)))
+            for state in restarts:
+                state.action.action, state.action.upload, state.action.reason = "upload", None, "part refused"
+            if not self.failed:
+                self._pass([s.action for s in restarts])
         self.pool = None
         if self.errors:
             first = self.errors[0]
@@ -836,6 +854,25 @@ class Uploader:
                 first.args = ("%s (also: %s%s)" % (first, more, ", ..." if len(self.errors) > 4 else ""),)
             raise first
         return self.results
+
+    def _pass(self, actions):
+        for action in actions:
+            if self.failed:
+                break
+            try:
+                if action.action == "resume":
+                    self._multipart(action, action.upload)
+                elif action.local.size >= self.settings.multipart_threshold:
+                    self._multipart(action, None)
+                else:
+                    self._put(action)
+            except (TransferError, S3Error) as exc:
+                self._fail(exc)
+            except OSError as exc:
+                self._fail(TransferError("cannot read %s: %s" % (action.local.full, exc.strerror or exc)))
+
+    def _submit(self, function, *args):
+        self.futures.append(self.pool.submit(function, *args))
 
     # Single PUT ------------------------------------------------------------------------------------------------
 
@@ -853,7 +890,7 @@ class Uploader:
             raise
         holder = [data]
         del data
-        self.pool.submit(self._put_task, action, holder)
+        self._submit(self._put_task, action, holder)
 
     def _put_task(self, action, holder):
         size = action.local.size
@@ -904,7 +941,7 @@ class Uploader:
         sha256 = hashlib.sha256()
         with self.opener(local.full) as handle:
             for number in range(1, state.count + 1):
-                if self.failed:
+                if self.failed or state.restart:
                     return
                 count = min(state.part_size, local.size - (number - 1) * state.part_size)
                 self.budget.acquire(count)
@@ -918,7 +955,7 @@ class Uploader:
                 del data
                 with state.lock:
                     state.submitted += 1
-                self.pool.submit(self._part_task, state, number, holder, count)
+                self._submit(self._part_task, state, number, holder, count)
             if handle.read(1):
                 raise TransferError("%s grew while it was read; upload from a snapshot or clone that does not "
                                     "change." % local.full)
@@ -932,7 +969,7 @@ class Uploader:
 
     def _part_task(self, state, number, holder, count):
         try:
-            if self.failed:
+            if self.failed or state.restart:
                 return
             data = holder[0]
             listed = state.listed.get(number)
@@ -950,6 +987,12 @@ class Uploader:
                     response = self.client.upload_part(Bucket=self.bucket, Key=state.action.key,
                                                        UploadId=state.upload_id, PartNumber=number, Body=data, **args)
                 except S3_CALL_ERRORS as exc:
+                    if listed and error_code(exc) in UNSUPPORTED_CODES:
+                        with state.lock:
+                            if not state.restart:
+                                state.restart = True
+                                self.restarts.append(state)
+                        return
                     raise describe_error(exc, "UploadPart (part %d)" % number, self.bucket, state.action.key) from exc
                 data = None
                 self._sent(count)
@@ -976,7 +1019,7 @@ class Uploader:
 
     def _complete(self, state):
         """Called once, by whichever thread sees the last part done after the file was read to its end."""
-        if self.failed or len(state.done_parts) != state.count:
+        if self.failed or state.restart or len(state.done_parts) != state.count:
             return  # left in place: the next run resumes from the parts that made it
         action = state.action
         parts = [state.done_parts[n][0] for n in sorted(state.done_parts)]

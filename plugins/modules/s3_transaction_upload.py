@@ -17,10 +17,11 @@ description:
     (C(delegate_to)). Files are read once, sequentially, and sent in parallel parts by O(concurrency) threads; the
     memory used stays about (O(concurrency) + 1) x O(chunk_size) whatever the file sizes.
   - "Idempotent: a re-run with the same transaction id sends nothing that is already there and verified. With a
-    manifest, an object is verified when its listed size and ETag are those in the manifest and the local file has
-    that size: no local file is read. Without one (an interrupted run), a listed object of the right size is
-    verified against the local file: its ETag must be the file's MD5 or its multipart ETag; with
-    O(encryption=aws:kms), whose ETags are no MD5, the SHA-256 recorded in the object's metadata must match."
+    manifest (and the same O(source)), an object is verified when its listed size and ETag are those in the
+    manifest and the local file has that size: no local file is read. Without one (an interrupted run), a listed
+    object of the right size is verified against the local file: its ETag must be the file's MD5 or its multipart
+    ETag; with O(encryption=aws:kms), whose ETags are no MD5, the SHA-256 recorded in the object's metadata must
+    match."
   - An interrupted multipart upload (a dropped connection after the retries, a killed process) is resumed. Its
     parts are listed once, the file is read again with that upload's part size, and only parts that are missing or
     differ are sent.
@@ -49,7 +50,7 @@ options:
   src:
     description:
       - Directory to upload, on the host that runs the module. Every regular file below it is uploaded under its
-        relative path.
+        relative path. It must hold at least one file (after O(include) and O(exclude)).
       - Symbolic links to files inside O(src) are uploaded as files; links that lead outside O(src) make the module
         fail before anything is sent; links to directories are not followed. A file named C(_vmops_manifest.json) at
         the top is refused.
@@ -435,11 +436,18 @@ class UploadModule(S3Module):
         files, warnings = scan_directory(params["src"], params["include"], params["exclude"])
         for warning in warnings:
             self.module.warn(warning)
+        if not files:
+            # Most likely a wrong path or an export that is not mounted: an empty "complete" backup would hide that.
+            raise TransferError("src %s has no files to upload%s; nothing was sent. Check the path (is the export "
+                                "mounted on this host?)." % (params["src"], " that match include/exclude"
+                                                             if params["include"] or params["exclude"] else ""))
         started_iso = now_iso()
         client = self.client(max_pool_connections=settings.concurrency + 2)
 
         plan = plan_upload(client, bucket, tprefix, files, settings, force=params["force"], source=params["source"],
                            load_manifest=lambda: load_manifest(client, bucket, params["prefix"], transaction_id))
+        for warning in plan.warnings:
+            self.module.warn(warning)
         sending = plan.of("upload") + plan.of("resume")
         if self.check_mode:
             counts = parallel_map(lambda a: count_reusable_parts(a, settings), plan.of("resume"), settings.concurrency)

@@ -321,6 +321,70 @@ def test_crc32_checksum_is_the_big_endian_base64_of_zlib_crc32():
         zlib.crc32(b"hello").to_bytes(4, "big")).decode()
 
 
+class RefusingClient(DiscardingClient):
+    """Like rclone serve s3: a stored part cannot be replaced with other content (NotImplemented)."""
+
+    def __init__(self, stored):
+        super().__init__()
+        self.stored = stored
+
+    def upload_part(self, Body, **kwargs):
+        if kwargs["UploadId"] == "old" and kwargs["PartNumber"] in self.stored:
+            self.calls.append(("UploadPart", dict(kwargs, size=len(Body))))
+            raise botocore.exceptions.ClientError(
+                {"Error": {"Code": "NotImplemented", "Message": "part exists"}, "ResponseMetadata": {"HTTPStatusCode": 501}},
+                "UploadPart")
+        return super().upload_part(Body, **kwargs)
+
+    def abort_multipart_upload(self, **kwargs):
+        self.calls.append(("AbortMultipartUpload", kwargs))
+
+
+def test_a_store_that_refuses_to_replace_a_part_gets_the_file_as_a_new_upload(tmp_path):
+    data = os.urandom(5 * MIB * 3)
+    path = tmp_path / "disk.bin"
+    path.write_bytes(data)
+    action = action_for(LocalFile("disk.bin", str(path), len(data)), "resume")
+    good = hashlib.md5(data[5 * MIB:10 * MIB]).hexdigest()
+    action.upload = dict(upload_id="old", part_size=5 * MIB, parts={
+        1: dict(size=5 * MIB, etag="0" * 32, checksums={}),          # other content: must be sent again, is refused
+        2: dict(size=5 * MIB, etag=good, checksums={})})
+    client = RefusingClient(stored={1, 2})
+    results = Uploader(client, "bkt", Settings(concurrency=1, chunk_size=5 * MIB)).run([action])
+    assert ("AbortMultipartUpload", dict(Bucket="bkt", Key=action.key, UploadId="old")) in client.calls
+    completed = [c for n, c in client.calls if n == "CompleteMultipartUpload"]
+    assert len(completed) == 1 and completed[0]["UploadId"] == "upload-1"
+    assert results[0]["action"] == "upload" and results[0]["parts_reused"] == 0 and results[0]["parts"] == 3
+    assert action.action == "upload"
+
+
+def test_no_such_upload_from_the_uploads_listing_means_none_and_unsupported_warns():
+    class Lister:
+        def __init__(self, code):
+            self.code = code
+
+        def get_paginator(self, name):
+            return self
+
+        def paginate(self, **kwargs):
+            raise botocore.exceptions.ClientError({"Error": {"Code": self.code}, "ResponseMetadata": {"HTTPStatusCode": 404}},
+                                                  "ListMultipartUploads")
+
+    assert transfer.list_uploads(Lister("NoSuchUpload"), "bkt", TPREFIX) == ({}, None)
+    found, warning = transfer.list_uploads(Lister("NotImplemented"), "bkt", TPREFIX)
+    assert found == {} and "does not list multipart uploads (NotImplemented)" in warning
+    with pytest.raises(S3Error, match="ListMultipartUploads failed with HTTP 404 AccessDenied"):
+        transfer.list_uploads(Lister("AccessDenied"), "bkt", TPREFIX)
+
+
+def test_sha256_metadata_is_found_whatever_the_case_of_its_key():
+    class Header:
+        def head_object(self, **kwargs):
+            return {"Metadata": {"Sha256": "abc"}}
+
+    assert transfer._head_sha256(Header(), "bkt", "k") == "abc"
+
+
 def test_a_file_that_shrinks_while_read_is_an_error_naming_it(tmp_path):
     local = tmp_path / "disk.bin"
     local.write_bytes(b"x" * 100)

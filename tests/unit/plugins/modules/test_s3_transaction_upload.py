@@ -517,6 +517,16 @@ def test_a_link_out_of_src_is_refused_before_any_request(s3, run, tmp_path):
     assert s3.calls == []
 
 
+def test_an_empty_src_is_refused_rather_than_a_complete_empty_backup(s3, run, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run(dict(src=str(tmp_path / "empty")))
+    assert result["failed"] is True and "has no files to upload" in result["msg"]
+    assert s3.calls == []
+    src = make_src(tmp_path)
+    result = run(dict(src=str(src), include=["*.iso"]))
+    assert result["failed"] is True and "that match include/exclude" in result["msg"]
+
+
 def test_a_missing_src_is_clear(s3, run, tmp_path):
     result = run(dict(src=str(tmp_path / "nope")))
     assert result["failed"] is True and "is not a directory" in result["msg"]
