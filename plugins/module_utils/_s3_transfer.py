@@ -4,8 +4,9 @@
 """Moving a directory to an S3 transaction and back: planning, parallel transfers, verification.
 
 Uploads read every file once, sequentially, in the calling thread (computing its SHA-256 as they
-go) and hand parts to a pool of worker threads. A byte budget bounds what is held in memory: at
-most about (concurrency + 1) parts, whatever the file sizes. An interrupted multipart upload is
+go; a few large files in turns, one part of each) and hand parts to a pool of worker threads. A
+byte budget bounds what is held in memory: at most about (concurrency + 1) parts, whatever the
+file sizes. An interrupted multipart upload is
 left in place, so the next run lists its parts and sends only what is missing or different.
 
 Downloads stream ranged GETs straight to their offsets in a temporary file, check the SHA-256
@@ -27,6 +28,7 @@ import time
 import urllib.parse
 import uuid
 import zlib
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import (
@@ -787,6 +789,16 @@ class _Multipart:
         self.lock = threading.Lock()
 
 
+class _Stream:
+    """A multipart file being read: its upload, its open file, the next part number, its running SHA-256."""
+
+    def __init__(self, state, handle):
+        self.state = state
+        self.handle = handle
+        self.next = 1
+        self.sha256 = hashlib.sha256()
+
+
 class Uploader:
     """Uploads planned files with a pool of ``concurrency`` workers and bounded memory.
 
@@ -796,7 +808,7 @@ class Uploader:
     is raised naming the file and the call.
     """
 
-    def __init__(self, client, bucket, settings, budget=None, limiter=None, opener=None):
+    def __init__(self, client, bucket, settings, budget=None, limiter=None, opener=None, streams=None):
         self.client = client
         self.bucket = bucket
         self.settings = settings
@@ -805,6 +817,7 @@ class Uploader:
         if self.limiter is None and settings.bandwidth_limit:
             self.limiter = TokenBucket(settings.bandwidth_limit, burst=max(settings.bandwidth_limit, READ_BLOCK))
         self.opener = opener or open_source
+        self.streams = streams or max(1, min(4, settings.concurrency // 2))
         self.lock = threading.Lock()
         self.errors = []
         self.results = []
@@ -856,20 +869,41 @@ class Uploader:
         return self.results
 
     def _pass(self, actions):
-        for action in actions:
-            if self.failed:
-                break
-            try:
-                if action.action == "resume":
-                    self._multipart(action, action.upload)
-                elif action.local.size >= self.settings.multipart_threshold:
-                    self._multipart(action, None)
+        """Read the files in the calling thread and hand their parts to the workers.
+
+        Up to ``streams`` multipart files are read at once, one part of each in turn: every file is
+        still read sequentially and once, and several objects progress together (stores that write
+        the parts of one upload one after another are only fast with several uploads at a time).
+        """
+        queue = deque(actions)
+        streams = deque()
+        try:
+            while (queue or streams) and not self.failed:
+                while queue and len(streams) < self.streams and not self.failed:
+                    action = queue.popleft()
+                    if action.action == "resume":
+                        streams.append(self._open_stream(action, action.upload))
+                    elif action.local.size >= self.settings.multipart_threshold:
+                        streams.append(self._open_stream(action, None))
+                    else:
+                        self._put(action)
+                if not streams or self.failed:
+                    continue
+                stream = streams.popleft()
+                if self._read_part(stream):
+                    self._close_stream(stream)
+                elif not stream.state.restart:
+                    streams.append(stream)
                 else:
-                    self._put(action)
-            except (TransferError, S3Error) as exc:
-                self._fail(exc)
-            except OSError as exc:
-                self._fail(TransferError("cannot read %s: %s" % (action.local.full, exc.strerror or exc)))
+                    stream.handle.close()
+        except (TransferError, S3Error) as exc:
+            self._fail(exc)
+        except OSError as exc:
+            self._fail(TransferError("cannot read %s: %s" % (getattr(exc, "filename", None) or "a file",
+                                                             exc.strerror or exc)))
+        finally:
+            for stream in streams:
+                stream.handle.close()
 
     def _submit(self, function, *args):
         self.futures.append(self.pool.submit(function, *args))
@@ -932,34 +966,47 @@ class Uploader:
         except S3_CALL_ERRORS as exc:
             raise describe_error(exc, "CreateMultipartUpload", self.bucket, action.key) from exc
 
-    def _multipart(self, action, resume):
+    def _open_stream(self, action, resume):
         local = action.local
         if resume:
             state = _Multipart(action, resume["upload_id"], resume["part_size"], resume["parts"])
         else:
             state = _Multipart(action, self._create(action), self.settings.part_size_for(local.size), None)
-        sha256 = hashlib.sha256()
-        with self.opener(local.full) as handle:
-            for number in range(1, state.count + 1):
-                if self.failed or state.restart:
-                    return
-                count = min(state.part_size, local.size - (number - 1) * state.part_size)
-                self.budget.acquire(count)
-                try:
-                    data = read_exactly(handle, count, local)
-                except BaseException:
-                    self.budget.release(count)
-                    raise
-                sha256.update(data)
-                holder = [data]
-                del data
-                with state.lock:
-                    state.submitted += 1
-                self._submit(self._part_task, state, number, holder, count)
-            if handle.read(1):
+        try:
+            handle = self.opener(local.full)
+        except OSError as exc:
+            raise TransferError("cannot read %s: %s" % (local.full, exc.strerror or exc)) from exc
+        return _Stream(state, handle)
+
+    def _read_part(self, stream):
+        """Read and submit the stream's next part; True when the file has been read to its end."""
+        state, local = stream.state, stream.state.action.local
+        number = stream.next
+        count = min(state.part_size, local.size - (number - 1) * state.part_size)
+        self.budget.acquire(count)
+        try:
+            data = read_exactly(stream.handle, count, local)
+        except BaseException:
+            self.budget.release(count)
+            raise
+        stream.sha256.update(data)
+        holder = [data]
+        del data
+        with state.lock:
+            state.submitted += 1
+        self._submit(self._part_task, state, number, holder, count)
+        stream.next += 1
+        return stream.next > state.count
+
+    def _close_stream(self, stream):
+        state = stream.state
+        try:
+            if stream.handle.read(1):
                 raise TransferError("%s grew while it was read; upload from a snapshot or clone that does not "
-                                    "change." % local.full)
-        state.sha256 = sha256.hexdigest()
+                                    "change." % state.action.local.full)
+        finally:
+            stream.handle.close()
+        state.sha256 = stream.sha256.hexdigest()
         with state.lock:
             state.closed = True
             ready = state.finished == state.submitted and not state.completing

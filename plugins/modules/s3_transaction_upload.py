@@ -14,8 +14,9 @@ description:
     writes the transaction's manifest C(<prefix>/<transaction id>/_vmops_manifest.json) listing every file with its
     size, SHA-256 and ETag, and where the data came from (O(source)). A transaction without a manifest is incomplete.
   - Runs on the host that can read O(src), in practice the data mover that mounts the VMstore export
-    (C(delegate_to)). Files are read once, sequentially, and sent in parallel parts by O(concurrency) threads; the
-    memory used stays about (O(concurrency) + 1) x O(chunk_size) whatever the file sizes.
+    (C(delegate_to)). Each file is read once, sequentially, and sent in parallel parts by O(concurrency) threads;
+    large files are read a few at a time, one part of each in turn, so that several objects progress together. The
+    memory used for data stays about (O(concurrency) + 1) x O(chunk_size) whatever the file sizes.
   - "Idempotent: a re-run with the same transaction id sends nothing that is already there and verified. With a
     manifest (and the same O(source)), an object is verified when its listed size and ETag are those in the
     manifest and the local file has that size: no local file is read. Without one (an interrupted run), a listed

@@ -220,11 +220,14 @@ class ZeroFile:
         self.left -= len(data)
         return data
 
+    def close(self):
+        self.handle.close()
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.handle.close()
+        self.close()
 
 
 def sparse_file(path, size):
@@ -269,6 +272,28 @@ def test_one_gib_upload_never_holds_more_than_concurrency_plus_one_chunks(tmp_pa
                             part_size=16 * MIB, parts=64, parts_reused=0, bytes_reused=0, bytes_sent=size,
                             action="upload")]
     assert uploader.bytes_sent == size
+
+
+def test_large_files_are_read_in_turns_each_once_and_in_order(tmp_path):
+    """Several uploads progress together (stores that ingest one upload serially need that), each file read once."""
+    locals_ = []
+    for name in ("a.vmdk", "b.vmdk"):
+        path = tmp_path / name
+        path.write_bytes(os.urandom(5 * MIB * 3))
+        locals_.append(LocalFile(name, str(path), 5 * MIB * 3))
+    opened = []
+
+    def opener(path):
+        opened.append(os.path.basename(path))
+        return open(path, "rb")
+
+    client = DiscardingClient()
+    Uploader(client, "bkt", Settings(concurrency=1, chunk_size=5 * MIB), opener=opener, streams=2).run(
+        [action_for(f) for f in locals_])
+    sent = [(c["Key"].rsplit("/", 1)[1], c["PartNumber"]) for n, c in client.calls if n == "UploadPart"]
+    assert sent == [("a.vmdk", 1), ("b.vmdk", 1), ("a.vmdk", 2), ("b.vmdk", 2), ("a.vmdk", 3), ("b.vmdk", 3)]
+    assert opened == ["a.vmdk", "b.vmdk"]
+    assert client.names().count("CompleteMultipartUpload") == 2
 
 
 def test_many_small_files_share_the_same_budget(tmp_path):
