@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import glob
 import hashlib
 import os
 import re
@@ -39,6 +40,15 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import (
     error_code,
 )
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest import relative_path_problem
+
+try:
+    import botocore.exceptions as _botocore_errors
+    # A response body that breaks off while it is read: botocore does not retry those itself.
+    STREAM_ERRORS = tuple(getattr(_botocore_errors, name) for name in (
+        "ResponseStreamingError", "ReadTimeoutError", "ConnectionClosedError", "IncompleteReadError")
+        if hasattr(_botocore_errors, name))
+except ImportError:  # pragma: no cover - boto3 is checked by S3Module
+    STREAM_ERRORS = ()
 
 try:
     from awscrt import checksums as crt_checksums
@@ -630,7 +640,8 @@ class UploadPlan:
 
 def _fast_match(entry, listed, local):
     return (entry is not None and listed is not None and entry.get("size") == local.size == listed["size"]
-            and strip_etag(entry.get("etag")) == listed["etag"] and entry.get("sha256"))
+            and strip_etag(entry.get("etag")) == listed["etag"] and entry.get("key") == listed["key"]
+            and entry.get("sha256"))
 
 
 def plan_upload(client, bucket, tprefix, files, settings, force=False, source=None, load_manifest=None):
@@ -1198,6 +1209,15 @@ def plan_download(items, force, verify, concurrency):
     return [i for i in items if i.action == "download"]
 
 
+def _object_size(response):
+    """Total size of the object from a GET response (Content-Range for ranged GETs), None when not given."""
+    content_range = response.get("ContentRange")
+    if content_range:
+        match = re.match(r"^bytes [0-9]+-[0-9]+/([0-9]+)$", content_range.strip())
+        return int(match.group(1)) if match else None
+    return response.get("ContentLength")
+
+
 class _Fetch:
     """One file being downloaded: its temporary file and the ranges still to come."""
 
@@ -1222,8 +1242,9 @@ class Downloader:
     failure (an S3 call, the disk) every temporary file is removed and the failure is raised.
     """
 
-    def __init__(self, client, bucket, settings, verify=True, limiter=None, block=READ_BLOCK):
+    def __init__(self, client, bucket, settings, verify=True, limiter=None, block=READ_BLOCK, retries=5):
         self.client = client
+        self.retries = retries
         self.bucket = bucket
         self.settings = settings
         self.verify = verify
@@ -1270,6 +1291,10 @@ class Downloader:
     def _open(self, item):
         directory = os.path.dirname(item.target)
         os.makedirs(directory, exist_ok=True)
+        # Temporary files of this file left by a run that was killed.
+        for stale in glob.glob(os.path.join(glob.escape(directory), ".%s.vmops-*.part" % glob.escape(
+                os.path.basename(item.target)[:180]))):
+            os.unlink(stale)
         temp = os.path.join(directory, ".%s.vmops-%s.part" % (os.path.basename(item.target)[:180], uuid.uuid4().hex[:12]))
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         chunk = self.settings.chunk_size
@@ -1287,37 +1312,10 @@ class Downloader:
         try:
             if self.failed:
                 return
-            received = 0
-            if item.size:
-                args = dict(Bucket=self.bucket, Key=item.key)
-                if fetch.sha256 is None:
-                    args["Range"] = "bytes=%d-%d" % (start, end)
-                try:
-                    body = self.client.get_object(**args)["Body"]
-                    offset = start
-                    while True:
-                        data = body.read(self.block)
-                        if not data:
-                            break
-                        if offset + len(data) > end + 1:
-                            received = -1
-                            break
-                        if self.limiter:
-                            self.limiter.consume(len(data))
-                        os.pwrite(fetch.fd, data, offset)
-                        if fetch.sha256 is not None:
-                            fetch.sha256.update(data)
-                        offset += len(data)
-                        received += len(data)
-                    body.close()
-                except S3_CALL_ERRORS as exc:
-                    raise describe_error(exc, "GetObject" + (" %s" % args["Range"] if "Range" in args else ""),
-                                         self.bucket, item.key) from exc
-                with self.lock:
-                    self.bytes_received += max(received, 0)
-            if received != end - start + 1:
+            problem = self._fetch_range(fetch, start, end) if item.size else None
+            if problem:
                 with fetch.lock:
-                    fetch.bad_size = "the store returned a different size than the manifest's %d bytes" % item.size
+                    fetch.bad_size = problem
         except OSError as exc:
             self._fail(TransferError("cannot write %s: %s" % (fetch.temp, exc.strerror or exc)))
         except Exception as exc:  # pylint: disable=broad-except  # a worker must report, never swallow
@@ -1332,6 +1330,53 @@ class Downloader:
                     self._finish(fetch)
                 except OSError as exc:
                     self._fail(TransferError("cannot write %s: %s" % (item.target, exc.strerror or exc)))
+
+    def _fetch_range(self, fetch, start, end):
+        """GET bytes start..end into the temporary file; what is wrong with the object's size, or None.
+
+        botocore retries failed requests but not a body that breaks off while it is read: then the
+        rest of the range is asked for again, up to ``retries`` times.
+        """
+        item = fetch.item
+        offset, broken = start, 0
+        while True:
+            args = dict(Bucket=self.bucket, Key=item.key)
+            if fetch.sha256 is None or offset > start:
+                args["Range"] = "bytes=%d-%d" % (offset, end)
+            operation = "GetObject" + (" %s" % args["Range"] if "Range" in args else "")
+            try:
+                response = self.client.get_object(**args)
+                total = _object_size(response)
+                if total is not None and total != item.size:
+                    response["Body"].close()
+                    return "the object has %d bytes, the manifest says %d" % (total, item.size)
+                body = response["Body"]
+                while True:
+                    data = body.read(self.block)
+                    if not data:
+                        break
+                    if offset + len(data) > end + 1:
+                        body.close()
+                        return "the object has more bytes than the manifest's %d" % item.size
+                    if self.limiter:
+                        self.limiter.consume(len(data))
+                    os.pwrite(fetch.fd, data, offset)
+                    if fetch.sha256 is not None:
+                        fetch.sha256.update(data)
+                    offset += len(data)
+                    with self.lock:
+                        self.bytes_received += len(data)
+                body.close()
+            except STREAM_ERRORS as exc:
+                broken += 1
+                if broken > self.retries:
+                    raise describe_error(exc, operation, self.bucket, item.key) from exc
+                continue
+            except S3_CALL_ERRORS as exc:
+                raise describe_error(exc, operation, self.bucket, item.key) from exc
+            if offset != end + 1:
+                return "the object has fewer bytes than the manifest's %d" % item.size
+            return None
 
     def _finish(self, fetch):
         item = fetch.item

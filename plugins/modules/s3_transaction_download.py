@@ -92,8 +92,10 @@ attributes:
     support: full
     platforms: posix
 notes:
-  - Downloads are not resumed. After a failure the temporary files are removed; files that were complete and verified
-    keep their real names and are skipped by the next run.
+  - A response that breaks off while it is read is asked for again from where it stopped, up to O(retries) times
+    (botocore retries failed requests, but not a body cut short).
+  - Downloads are not resumed across runs. After a failure the temporary files are removed (those of a killed run on
+    the next run); files that were complete and verified keep their real names and are skipped by the next run.
   - Objects in an archive storage class (C(GLACIER), C(DEEP_ARCHIVE)) must be restored in S3 first; the store refuses
     the GET and the module names the key.
   - Needs C(s3:GetObject) on the transaction (and C(s3:ListBucket) to tell an incomplete transaction from a missing
@@ -333,7 +335,7 @@ class DownloadModule(S3Module):
         if self.check_mode or not wanted:
             self.finish_timing(0)
             return
-        downloader = Downloader(client, bucket, settings, verify=params["verify"])
+        downloader = Downloader(client, bucket, settings, verify=params["verify"], retries=params["retries"])
         try:
             downloader.run(wanted)
         finally:

@@ -509,6 +509,71 @@ def test_scan_of_a_missing_directory_is_clear(tmp_path):
         scan_directory(str(tmp_path / "missing"))
 
 
+# Downloads -------------------------------------------------------------------------------------------------------
+
+class BreakingBody:
+    """A GET body that breaks off after ``cut`` bytes, as a dropped connection does."""
+
+    def __init__(self, data, cut=None):
+        self.data = data
+        self.cut = cut
+        self.position = 0
+
+    def read(self, count):
+        if self.cut is not None and self.position >= self.cut:
+            raise botocore.exceptions.ResponseStreamingError(error="Connection broken: IncompleteRead")
+        end = len(self.data) if self.cut is None else self.cut
+        chunk = self.data[self.position:min(self.position + count, end)]
+        self.position += len(chunk)
+        return chunk
+
+    def close(self):
+        pass
+
+
+class RangeClient:
+    def __init__(self, data, cuts):
+        self.data = data
+        self.cuts = list(cuts)
+        self.ranges = []
+
+    def get_object(self, Bucket, Key, Range=None):
+        self.ranges.append(Range)
+        start, end = 0, len(self.data) - 1
+        if Range:
+            start, end = (int(v) for v in Range[len("bytes="):].split("-"))
+        piece = self.data[start:end + 1]
+        cut = self.cuts.pop(0) if self.cuts else None
+        answer = dict(Body=BreakingBody(piece, cut), ContentLength=len(piece))
+        if Range:
+            answer["ContentRange"] = "bytes %d-%d/%d" % (start, end, len(self.data))
+        return answer
+
+
+def test_a_body_that_breaks_off_is_fetched_again_from_where_it_stopped(tmp_path):
+    data = os.urandom(3 * MIB + 11)
+    dest = tmp_path / "dest"
+    items = download_targets(dict(files=[entry("disk.vmdk", size=len(data), sha256=hashlib.sha256(data).hexdigest())]),
+                             str(dest), TPREFIX)
+    client = RangeClient(data, cuts=[MIB + 5, None])
+    downloader = transfer.Downloader(client, "bkt", Settings(chunk_size=5 * MIB), block=64 * 1024)
+    assert downloader.run(items) == [dict(path="disk.vmdk", size=len(data), verified=True)]
+    assert (dest / "disk.vmdk").read_bytes() == data
+    assert client.ranges == [None, "bytes=%d-%d" % (MIB + 5, len(data) - 1)]
+    assert os.listdir(dest) == ["disk.vmdk"]
+
+
+def test_a_body_that_keeps_breaking_fails_after_the_retries_and_leaves_no_temporary_file(tmp_path):
+    data = os.urandom(12 * MIB)
+    dest = tmp_path / "dest"
+    items = download_targets(dict(files=[entry("disk.vmdk", size=len(data), sha256=hashlib.sha256(data).hexdigest())]),
+                             str(dest), TPREFIX)
+    client = RangeClient(data, cuts=[10] * 100)
+    with pytest.raises(S3Error, match="GetObject bytes=.* failed"):
+        transfer.Downloader(client, "bkt", Settings(chunk_size=5 * MIB, concurrency=2), retries=2).run(items)
+    assert os.listdir(dest) == []
+
+
 # Download targets ------------------------------------------------------------------------------------------------
 
 def entry(path, key=None, size=1, sha256="0" * 64):

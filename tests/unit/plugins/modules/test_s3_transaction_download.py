@@ -137,6 +137,16 @@ def test_downloads_every_file_in_ranges_verified_and_renamed(s3, run, tmp_path):
     assert result["throughput_mib_s"] > 0
 
 
+def test_temporary_files_of_a_killed_run_are_removed(s3, run, tmp_path):
+    put_transaction(s3)
+    dest = tmp_path / "dest"
+    (dest / "disks").mkdir(parents=True)
+    (dest / "disks" / ".prod-sql01-flat.vmdk.vmops-0123456789ab.part").write_bytes(b"half")
+    (dest / ".unrelated.part").write_bytes(b"mine")
+    run(dict(dest=str(dest)))
+    assert tree(dest) == dict(FILES, **{".unrelated.part": b"mine"})
+
+
 def test_a_rerun_skips_present_verified_files_with_one_request(s3, run, tmp_path):
     put_transaction(s3)
     dest = tmp_path / "dest"
@@ -174,7 +184,7 @@ def test_a_corrupt_object_is_named_and_never_lands_under_its_name(s3, run, tmp_p
     corrupt = dict((c["path"], c) for c in result["corrupt"])
     assert sorted(corrupt) == ["disks/prod-sql01-flat.vmdk", "prod-sql01.vmx"]
     assert corrupt["disks/prod-sql01-flat.vmdk"]["got"] == hashlib.sha256(disk[:-1] + b"\0").hexdigest()
-    assert "different size" in corrupt["prod-sql01.vmx"]["got"]
+    assert corrupt["prod-sql01.vmx"]["got"] == "the object has 5 bytes, the manifest says 27"
     for path, item in corrupt.items():
         assert item["key"] == TPREFIX + path and item["expected_sha256"] == expected[path]
         assert "%s (key %s): expected sha256 %s" % (path, TPREFIX + path, expected[path]) in result["msg"]
