@@ -42,11 +42,9 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import (
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest import relative_path_problem
 
 try:
-    import botocore.exceptions as _botocore_errors
+    from botocore.exceptions import ConnectionClosedError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError
     # A response body that breaks off while it is read: botocore does not retry those itself.
-    STREAM_ERRORS = tuple(getattr(_botocore_errors, name) for name in (
-        "ResponseStreamingError", "ReadTimeoutError", "ConnectionClosedError", "IncompleteReadError")
-        if hasattr(_botocore_errors, name))
+    STREAM_ERRORS = (ResponseStreamingError, ReadTimeoutError, ConnectionClosedError, IncompleteReadError)
 except ImportError:  # pragma: no cover - boto3 is checked by S3Module
     STREAM_ERRORS = ()
 
