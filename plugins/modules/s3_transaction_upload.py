@@ -98,8 +98,8 @@ options:
     type: raw
   checksum_algorithm:
     description:
-      - S3 additional checksum computed locally and sent with every PUT and part, which the store verifies and
-        keeps. V(none) sends none (botocore still adds its default integrity checksum where the store supports it,
+      - S3 additional checksum computed locally and sent with every PUT and part; stores that support it verify it
+        and keep it (some S3-compatible stores keep it unverified). V(none) sends none (botocore still adds its default integrity checksum where the store supports it,
         unless O(s3_compatible=true)). V(crc32c) needs the C(awscrt) Python package.
       - Stores that do not support additional checksums reject the requests; leave V(none) for them.
     type: str
@@ -125,6 +125,7 @@ options:
   tags:
     description:
       - Object tags set on every object, the manifest included (multipart uploads get them when they are created).
+        Some S3-compatible stores ignore tags sent with uploads.
     type: dict
   metadata:
     description:
