@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 from simulators.pki import ensure_lab_ca  # noqa: E402  (needs the repository root on sys.path)
 from simulators.tintri import TintriLab  # noqa: E402
 
+from .s3_fixtures import moto_s3, s3_proxy, s3_server  # noqa: E402,F401  (pytest fixtures)
+
 INTEGRATION = Path(__file__).resolve().parent
 COLLECTIONS = ROOT / ".tmp" / "collections"
 TASK_SECONDS = 0.4
@@ -50,14 +52,23 @@ class Lab:
         self.pki = pki
         self.workdir = workdir
         self.endpoints = tintri.endpoints
+        self.s3 = None
         self.passwords = sorted({e["password"] for e in self.endpoints.values()}
                                 | {e.get("readonly_password") for e in self.endpoints.values() if e.get("readonly_password")})
 
     def admin(self, name):
         return self.tintri.admin(name)
 
+    def attach_s3(self, endpoint):
+        """Hand an S3 endpoint to playbooks (as lab_s3); its secret joins the secrets checked in output."""
+        self.s3 = endpoint
+        self.passwords = sorted(set(self.passwords) | {endpoint["secret_key"]})
+
     def vars(self):
-        return dict(lab_ca_path=str(self.pki.ca_path), lab_tintri=self.endpoints, lab_workdir=str(self.workdir))
+        data = dict(lab_ca_path=str(self.pki.ca_path), lab_tintri=self.endpoints, lab_workdir=str(self.workdir))
+        if self.s3:
+            data["lab_s3"] = dict(self.s3)
+        return data
 
     def vars_file(self, extra=None):
         data = self.vars()
@@ -132,6 +143,14 @@ def ansible(lab):
         return PlaybookResult(completed, lab.passwords)
 
     return run
+
+
+@pytest.fixture
+def s3_lab(lab, s3_server):  # noqa: F811  (the fixture, not the import)
+    """The Tintri lab plus an S3 server, both handed to playbooks."""
+    lab.attach_s3(s3_server.endpoint)
+    lab.s3_server = s3_server
+    return lab
 
 
 RUN_TARGET = INTEGRATION / "run_target.yml"
