@@ -62,6 +62,30 @@ class Demo:
                 print("    | " + line)
         return completed
 
+    def protect_and_restore(self):
+        tx = "demo-" + time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        bucket = self.lab["s3"]["buckets"][0]
+        print("\n3. Protect prod-sql01 to S3 (s3://%s/vmops/prod-sql01/%s) and restore it on vmstore2" % (bucket, tx))
+        protect = ("-e", "protect_to_s3_transaction_id=%s" % tx)
+        self.playbook("plan (check mode)", "protect_to_s3.yml", "--check", *protect)
+        self.playbook("protect: snapshot, temporary clone, upload, manifest", "protect_to_s3.yml", *protect)
+        self.playbook("run again: nothing to do", "protect_to_s3.yml", *protect)
+        self.playbook("restore the newest complete transaction to vmstore2", "restore_from_s3.yml")
+        self.playbook("run again: nothing to do", "restore_from_s3.yml")
+        source = next(s for s in self.admin("vmstore1", "state?checksums=true")["snapshots"]
+                      if s["description"] == "vmops-protect-" + tx)
+        wanted = {d["name"]: d["sha256"] for d in source["disks"]}
+        restored = [v for v in self.admin("vmstore2", "state?checksums=true")["vms"]
+                    if v["live"] and v["subdir"] == "restored/prod-sql01-%s" % tx]
+        got = {d["name"]: d.get("sha256") for d in restored[0]["disks"]} if restored else {}
+        same = bool(got) and got == wanted
+        self.failures += 0 if same else 1
+        print("     restored VM %s on vmstore2: %d disk(s), checksums %s the protected snapshot's" % (
+            restored[0]["name"] if restored else "MISSING", len(got), "match" if same else "DO NOT match"))
+        leftovers = list((Path(self.lab["tintri"]["vmstore1"]["datastore_dir"]) / "vmops-protect").glob("*"))
+        print("     temporary clones left on vmstore1: %s" % (len(leftovers) or "none"))
+        self.failures += 1 if leftovers else 0
+
     def disks(self, appliance):
         state = self.admin(appliance, "state?checksums=true")
         return state, {v["name"]: {d["name"]: d.get("sha256") for d in v["disks"]} for v in state["vms"] if v["live"]}
@@ -99,6 +123,8 @@ class Demo:
             print("     pool %s: %s%s" % (pool["name"], reco.get("state"), execution))
         moved = sorted(v["name"] for v in self.admin("vmstore2", "state")["vms"] if v["live"] and v["name"] != "dr-util01")
         print("     VMs now on vmstore2: %s" % (", ".join(moved) or "none"))
+
+        self.protect_and_restore()
 
         reports = sorted((self.lab_dir / "reports").glob("*.md"))
         print("\nAudit trails: %s" % ", ".join(str(p.relative_to(ROOT)) for p in sorted((self.lab_dir / "audit").glob("*.jsonl"))))
