@@ -99,8 +99,9 @@ options:
   checksum_algorithm:
     description:
       - S3 additional checksum computed locally and sent with every PUT and part; stores that support it verify it
-        and keep it (some S3-compatible stores keep it unverified). V(none) sends none (botocore still adds its default integrity checksum where the store supports it,
-        unless O(s3_compatible=true)). V(crc32c) needs the C(awscrt) Python package.
+        and keep it (some S3-compatible stores keep it unverified). V(none) sends none (botocore still adds its
+        default integrity checksum where the store supports it, unless O(s3_compatible=true)). V(crc32c) needs the
+        C(awscrt) Python package.
       - Stores that do not support additional checksums reject the requests; leave V(none) for them.
     type: str
     choices: [none, sha256, sha1, crc32, crc32c]
