@@ -13,6 +13,8 @@ Private to the collection: the interface may change between releases.
 
 from __future__ import annotations
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 try:
@@ -74,7 +76,8 @@ def new_client(params, max_pool_connections=10, user_agent_extra=""):
         aws_session_token=params.get("session_token"), profile_name=params.get("profile"),
         region_name=params.get("region") or None)
     options = dict(
-        retries={"mode": "standard", "max_attempts": max(1, params.get("retries", 5) + 1)},
+        # total_max_attempts counts the first try too (max_attempts would count retries only).
+        retries={"mode": "standard", "total_max_attempts": max(1, params.get("retries", 5) + 1)},
         max_pool_connections=max_pool_connections,
         connect_timeout=30,
         read_timeout=120,
@@ -105,7 +108,7 @@ def describe_error(exc, operation, bucket=None, key=None, endpoint=None):
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return S3Error("%s: %s needs credentials: set access_key/secret_key, a profile, or the AWS_* environment "
                        "variables." % (where, operation), operation=operation, bucket=bucket, key=key)
-    if isinstance(exc, botocore.exceptions.SSLError):
+    if isinstance(exc, botocore.exceptions.SSLError) and re.search(r"certificate verify failed|hostname", str(exc), re.I):
         return S3Error("%s: %s failed TLS verification: give the CA that signed the endpoint's certificate in "
                        "ca_path. (%s)" % (where, operation, exc), operation=operation, bucket=bucket, key=key)
     return S3Error("%s: %s failed: %s" % (where, operation, exc), operation=operation, bucket=bucket, key=key)

@@ -58,7 +58,7 @@ options:
       - Files larger than this are fetched in ranged GETs of this size, in parallel, in bytes or with a unit
         (C(16MiB); units are powers of 1024). Between 5 MiB and 5 GiB.
     type: raw
-    default: 16MiB
+    default: 8MiB
   bandwidth_limit:
     description:
       - Upper limit of the download rate in bytes per second, shared by all workers, for example C(100MiB).
@@ -280,7 +280,7 @@ class DownloadModule(S3Module):
             transaction_id=dict(type="str", required=True),
             dest=dict(type="path", required=True),
             concurrency=dict(type="int", default=8),
-            chunk_size=dict(type="raw", default="16MiB"),
+            chunk_size=dict(type="raw", default="8MiB"),
             bandwidth_limit=dict(type="raw"),
             force=dict(type="bool", default=False),
             verify=dict(type="bool", default=True),

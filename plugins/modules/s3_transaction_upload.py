@@ -85,7 +85,7 @@ options:
       - Part size of multipart uploads, in bytes or with a unit (C(16MiB), C(64M); units are powers of 1024).
         Between 5 MiB and 5 GiB. Raised for a file that would otherwise need more than 10,000 parts.
     type: raw
-    default: 16MiB
+    default: 8MiB
   multipart_threshold:
     description:
       - Files of at least this size are uploaded in parts; smaller ones with one PUT each (also in parallel).
@@ -381,7 +381,7 @@ class UploadModule(S3Module):
             include=dict(type="list", elements="str"),
             exclude=dict(type="list", elements="str"),
             concurrency=dict(type="int", default=8),
-            chunk_size=dict(type="raw", default="16MiB"),
+            chunk_size=dict(type="raw", default="8MiB"),
             multipart_threshold=dict(type="raw"),
             bandwidth_limit=dict(type="raw"),
             checksum_algorithm=dict(type="str", choices=["none", "sha256", "sha1", "crc32", "crc32c"], default="none"),

@@ -243,9 +243,9 @@ def action_for(local, action="upload"):
 def test_one_gib_upload_never_holds_more_than_concurrency_plus_one_chunks(tmp_path):
     size = 1024 * MIB
     local = sparse_file(tmp_path / "disk-flat.vmdk", size)
-    settings = Settings()                                         # defaults: 8 workers, 16 MiB parts
+    settings = Settings()                                         # defaults: 8 workers, 8 MiB parts
     bound = (settings.concurrency + 1) * settings.chunk_size
-    assert settings.buffer_capacity == bound == 144 * MIB
+    assert settings.buffer_capacity == bound == 72 * MIB
     gate = threading.Event()
     client = DiscardingClient(gate=gate)                          # the store stalls until the gate opens
     # The sparse file's bytes, read from /dev/zero: the same data without filling 1 GiB of page cache first.
@@ -265,11 +265,11 @@ def test_one_gib_upload_never_holds_more_than_concurrency_plus_one_chunks(tmp_pa
     assert uploader.budget.peak == bound and uploader.budget.held == 0
     assert client.peak_inside <= settings.concurrency * settings.chunk_size
     parts = [c for n, c in client.calls if n == "UploadPart"]
-    assert sorted(c["PartNumber"] for c in parts) == list(range(1, 65)) and {c["size"] for c in parts} == {16 * MIB}
+    assert sorted(c["PartNumber"] for c in parts) == list(range(1, 129)) and {c["size"] for c in parts} == {8 * MIB}
     complete = client.calls[-1][1]
-    assert [p["PartNumber"] for p in complete["MultipartUpload"]["Parts"]] == list(range(1, 65))
+    assert [p["PartNumber"] for p in complete["MultipartUpload"]["Parts"]] == list(range(1, 129))
     assert results == [dict(path="disk-flat.vmdk", key=TPREFIX + "disk-flat.vmdk", size=size, sha256=ONE_GIB_OF_ZEROS,
-                            part_size=16 * MIB, parts=64, parts_reused=0, bytes_reused=0, bytes_sent=size,
+                            part_size=8 * MIB, parts=128, parts_reused=0, bytes_reused=0, bytes_sent=size,
                             action="upload")]
     assert uploader.bytes_sent == size
 
