@@ -2,12 +2,12 @@
 
 import sys
 
-from benchmarks import tintri_requests
+from benchmarks import s3_transfer, tintri_requests
 
 
 def main():
     failures = 0
-    for bench in (tintri_requests,):
+    for bench in (tintri_requests, s3_transfer):
         failures += bench.main()
     return 1 if failures else 0
 
