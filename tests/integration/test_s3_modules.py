@@ -95,3 +95,84 @@ def test_upload_download_round_trip(s3_lab, ansible, tmp_path):
     assert tree(dest) == files, "downloaded files differ from the source, or temporary files were left"
     assert not (tmp_path / "dest-planned").exists(), "check mode created the destination"
     assert not (tmp_path / "dest-wrong-ca").exists()
+
+
+def flip_byte(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def put_manifest(client, prefix, tx, files):
+    """A transaction written directly: its objects and a manifest of this collection's format listing `files`."""
+    manifest = dict(format="vmops.datacenter/s3-transaction/1", transaction_id=tx, bucket=BUCKET, prefix=prefix,
+                    started="2026-01-01T00:00:00Z", completed="2026-01-01T00:01:00Z", collection_version="0.1.0",
+                    source=dict(vm="it-vm01"), files=files, file_count=len(files),
+                    total_bytes=sum(f["size"] for f in files))
+    client.put_object(Bucket=BUCKET, Key="%s/%s/%s" % (prefix, tx, MANIFEST), Body=json.dumps(manifest).encode())
+
+
+def entry(prefix, tx, path, data, key=None):
+    return dict(path=path, key=key or "%s/%s/%s" % (prefix, tx, path), size=len(data),
+                sha256=hashlib.sha256(data).hexdigest(), etag=hashlib.md5(data).hexdigest())
+
+
+def test_download_detects_corruption_and_refuses_unsafe_transactions(s3_lab, ansible, tmp_path):
+    """A changed local file is fetched again; damaged objects, incomplete and hostile transactions are refused."""
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    files = make_files(src, VM_FILES, seed=2)
+    prefix = "vmops/it-vm01"
+    ansible(PLAYBOOKS / "upload_transactions.yml", dict(
+        src=str(src), prefix=prefix, transactions=["tx-good", "tx-corrupt"], download_tx="tx-good",
+        download_dest=str(dest))).assert_ok()
+    assert tree(dest) == files
+
+    server = s3_lab.s3_server
+    client = server.client()
+    # A file in dest changed behind the module's back (same size), and a temporary file of a killed run next to it.
+    tampered = "logs/vmware.log"
+    flip_byte(dest / tampered, 100)
+    stale = dest / "logs" / ".vmware.log.vmops-0123456789ab.part"
+    stale.write_bytes(b"left by a killed run")
+    # One byte flipped in the file behind two objects: the big one (ranged GETs) and a small one (one GET).
+    corrupted = [BIG, "it-vm01.vmx"]
+    for rel in corrupted:
+        flip_byte(server.object_path(BUCKET, "%s/tx-corrupt/%s" % (prefix, rel)), VM_FILES[rel] // 2)
+    server.forget()
+    # Objects without a manifest; hostile manifests written directly.
+    client.put_object(Bucket=BUCKET, Key=prefix + "/tx-partial/disks/it-vm01-flat.vmdk", Body=b"half a disk")
+    good = b"harmless content"
+    client.put_object(Bucket=BUCKET, Key=prefix + "/tx-escape/a.vmx", Body=good)
+    put_manifest(client, prefix, "tx-escape", [entry(prefix, "tx-escape", "a.vmx", good),
+                                               entry(prefix, "tx-escape", "../escape", b"evil")])
+    client.put_object(Bucket=BUCKET, Key=prefix + "/tx-foreign/a.vmx", Body=good)
+    put_manifest(client, prefix, "tx-foreign", [
+        entry(prefix, "tx-foreign", "a.vmx", good),
+        entry(prefix, "tx-foreign", "b.vmx", (src / "it-vm01.vmx").read_bytes(),
+              key=prefix + "/tx-good/it-vm01.vmx")])
+    # dest with a link on the way: disks -> a directory outside dest.
+    outside, dest_link = tmp_path / "outside", tmp_path / "dest-link"
+    outside.mkdir()
+    dest_link.mkdir()
+    (dest_link / "disks").symlink_to(outside)
+    # Sources the upload must refuse.
+    (tmp_path / "empty").mkdir()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "disk.vmdk").write_bytes(b"disk")
+    (linked / "passwd").symlink_to("/etc/passwd")
+
+    ansible(PLAYBOOKS / "download_refusals.yml", dict(
+        prefix=prefix, tx_good="tx-good", tx_corrupt="tx-corrupt", tx_partial="tx-partial", tx_escape="tx-escape",
+        tx_foreign_key="tx-foreign", dest=str(dest), dest_corrupt=str(tmp_path / "dest-corrupt"),
+        dest_partial=str(tmp_path / "dest-partial"), dest_escape=str(tmp_path / "dest-escape" / "deep"),
+        dest_link=str(dest_link), tampered=tampered, tampered_size=VM_FILES[tampered], corrupted=corrupted,
+        file_count=len(VM_FILES), empty_src=str(tmp_path / "empty"), linked_src=str(linked))).assert_ok()
+
+    assert tree(dest) == files, "the changed file was not repaired, or the stale temporary file is still there"
+    # Nothing corrupt under a real name, no temporary file left; the intact files were written and verified.
+    assert tree(tmp_path / "dest-corrupt") == {rel: sha for rel, sha in files.items() if rel not in corrupted}
+    assert not (tmp_path / "dest-partial").exists()
+    assert not (tmp_path / "dest-escape").exists() and not (tmp_path / "escape").exists()
+    assert tree(dest_link) == {} and list(outside.iterdir()) == []
+    assert keys(client, prefix + "/tx-empty/") == {} and keys(client, prefix + "/tx-link-out/") == {}
