@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
+import time
 from pathlib import Path
 
 from .conftest import INTEGRATION
@@ -176,3 +178,62 @@ def test_download_detects_corruption_and_refuses_unsafe_transactions(s3_lab, ans
     assert not (tmp_path / "dest-escape").exists() and not (tmp_path / "escape").exists()
     assert tree(dest_link) == {} and list(outside.iterdir()) == []
     assert keys(client, prefix + "/tx-empty/") == {} and keys(client, prefix + "/tx-link-out/") == {}
+
+
+class ArmWhenSent(threading.Thread):
+    """Arms ``proxy.drop(count, 0)`` once ``threshold`` bytes went up through the proxy: from then on every
+    connection is cut as soon as it sends anything (the one in flight, then every retry)."""
+
+    def __init__(self, proxy, threshold, count=50):
+        super().__init__(daemon=True)
+        self.proxy, self.threshold, self.count = proxy, threshold, count
+        self.stop = threading.Event()
+        self.armed_at = None
+
+    def run(self):
+        while not self.stop.is_set():
+            sent = self.proxy.stats["bytes_up"]
+            if sent >= self.threshold:
+                self.proxy.drop(count=self.count, after_bytes=0)
+                self.armed_at = sent
+                return
+            time.sleep(0.001)
+
+
+def test_interrupted_upload_resumes_from_its_parts(s3_lab, s3_proxy, ansible, tmp_path):
+    """Cut for good in the big file's second part (retries exhausted), then resumed: finished parts are not sent."""
+    src = tmp_path / "src"
+    sizes = {"a.vmx": 2048, "disks/big-flat.vmdk": 20 * MIB + 1}
+    files = make_files(src, sizes, seed=3)
+    prefix, tx, big = "vmops/it-vm02", "tx-resume", "disks/big-flat.vmdk"
+    extra = dict(src=str(src), prefix=prefix, tx=tx, big_file=big, big_size=sizes[big], small_size=sizes["a.vmx"])
+    s3_lab.attach_s3(s3_proxy.endpoint)
+    client = s3_lab.s3_server.client()
+
+    # One worker: the parts go one after another, so once 6 MiB went up, part 1 (5 MiB) has been answered.
+    watcher = ArmWhenSent(s3_proxy, 6 * MIB)
+    watcher.start()
+    try:
+        ansible(PLAYBOOKS / "upload_resume.yml", dict(extra, phase="interrupt")).assert_ok()
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    s3_proxy.clear()
+    assert watcher.armed_at is not None and s3_proxy.stats["dropped"] >= 3, s3_proxy.stats  # the cut and 2 retries
+    stored = keys(client, prefix + "/")
+    assert stored == {"%s/%s/a.vmx" % (prefix, tx): 2048}, "only the small file may be complete: %s" % stored
+    uploads = client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix + "/").get("Uploads", [])
+    assert [u["Key"] for u in uploads] == ["%s/%s/%s" % (prefix, tx, big)]
+    parts = client.list_parts(Bucket=BUCKET, Key=uploads[0]["Key"], UploadId=uploads[0]["UploadId"])["Parts"]
+    assert parts and parts[0]["Size"] == 5 * MIB, parts
+
+    # The resume rides out one more cut connection (default retries).
+    s3_proxy.drop(count=1, after_bytes=3 * MIB)
+    dropped = s3_proxy.stats["dropped"]
+    ansible(PLAYBOOKS / "upload_resume.yml", dict(extra, phase="resume")).assert_ok()
+    assert s3_proxy.stats["dropped"] == dropped + 1, s3_proxy.stats
+    assert client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix + "/").get("Uploads", []) == []
+    manifest = manifest_of(client, prefix, tx)
+    assert {f["path"]: f["sha256"] for f in manifest["files"]} == files
+    body = client.get_object(Bucket=BUCKET, Key="%s/%s/%s" % (prefix, tx, big))["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == files[big], "the resumed object is not the file"
