@@ -13,12 +13,15 @@ hashlib. Stores: the lab's rclone serve s3 over TLS (``s3_lab``), a FaultProxy i
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import json
 import random
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from .conftest import INTEGRATION
 
@@ -106,11 +109,16 @@ def flip_byte(path, offset):
     path.write_bytes(bytes(data))
 
 
-def put_manifest(client, prefix, tx, files):
-    """A transaction written directly: its objects and a manifest of this collection's format listing `files`."""
+def iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def put_manifest(client, prefix, tx, files, completed=None, vm="it-vm01"):
+    """A manifest of this collection's format listing `files`, written directly (the objects are the caller's)."""
+    completed = completed or datetime.datetime(2026, 1, 1, 0, 1, tzinfo=datetime.timezone.utc)
     manifest = dict(format="vmops.datacenter/s3-transaction/1", transaction_id=tx, bucket=BUCKET, prefix=prefix,
-                    started="2026-01-01T00:00:00Z", completed="2026-01-01T00:01:00Z", collection_version="0.1.0",
-                    source=dict(vm="it-vm01"), files=files, file_count=len(files),
+                    started=iso(completed - datetime.timedelta(minutes=1)), completed=iso(completed),
+                    collection_version="0.1.0", source=dict(vm=vm), files=files, file_count=len(files),
                     total_bytes=sum(f["size"] for f in files))
     client.put_object(Bucket=BUCKET, Key="%s/%s/%s" % (prefix, tx, MANIFEST), Body=json.dumps(manifest).encode())
 
@@ -279,3 +287,52 @@ def test_sse_kms_storage_class_tags_on_moto(lab, moto_s3, ansible, tmp_path):
     digests = b"".join(hashlib.sha256(data[i:i + 5 * MIB]).digest() for i in range(0, len(data), 5 * MIB))
     head = client.head_object(Bucket=BUCKET, Key="%s/tx-sha256/disks/it-vm03-flat.vmdk" % prefix, ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"].split("-")[0] == base64.b64encode(hashlib.sha256(digests).digest()).decode(), head
+
+
+def test_info_and_prune(s3_lab, ansible, tmp_path):
+    """Info: newest first, per VM, latest complete, incomplete listed. Prune: keep_last, older_than_days with now,
+    both, never the newest complete copy, check mode, second runs unchanged, idle incomplete transactions."""
+    client = s3_lab.s3_server.client()
+    prefix = "vmops/protect"
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    ages = {"a-1": 40, "a-2": 30, "a-3": 20, "b-1": 60, "c-1": 50, "c-2": 45}
+    for tx, days in ages.items():
+        data = ("disk of %s" % tx).encode()
+        client.put_object(Bucket=BUCKET, Key="%s/%s/disk.vmdk" % (prefix, tx), Body=data)
+        put_manifest(client, prefix, tx, [entry(prefix, tx, "disk.vmdk", data)],
+                     completed=now - datetime.timedelta(days=days), vm="vm-" + tx[0])
+    client.put_object(Bucket=BUCKET, Key=prefix + "/x-partial/disk.vmdk", Body=b"half a disk")
+    # An upload in progress with no object yet: only an unfinished multipart upload with one part.
+    mpu_key = prefix + "/y-mpu/disk.vmdk"
+    upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=mpu_key)["UploadId"]
+    client.upload_part(Bucket=BUCKET, Key=mpu_key, UploadId=upload_id, PartNumber=1, Body=b"first part")
+    src = tmp_path / "src"
+    make_files(src, {"vm-a.vmx": 900, "vm-a-flat.vmdk": 256 * 1024}, seed=5)
+    expected = ["a-4", "a-3", "a-2", "a-1", "c-2", "c-1", "b-1", "x-partial"]
+
+    result = ansible(PLAYBOOKS / "info_prune.yml", dict(
+        src=str(src), prefix=prefix, expected_order=expected, now_1d=iso(now + datetime.timedelta(days=1)),
+        now_2d=iso(now + datetime.timedelta(days=2)))).assert_ok()
+    assert "Keeping transaction c-2 although the policy would delete it" in result.output
+    assert "Keeping transaction b-1 although the policy would delete it" in result.output
+    left = {key.split("/")[2] for key in keys(client, prefix + "/")}
+    assert left == {"a-4", "b-1", "c-2"}, left
+    assert len(keys(client, prefix + "/a-4/")) == 3
+    assert client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix + "/").get("Uploads", []) == []
+
+
+@pytest.mark.xfail(strict=True, reason="bug: s3_transaction_prune fails with 'ListMultipartUploads failed with HTTP 404 "
+                   "NoSuchUpload' on rclone serve s3 when the store has had no multipart upload since it started; "
+                   "list_uploads in _s3_transfer.py treats that answer as 'none', the prune module's uploads() does not")
+def test_prune_on_a_store_without_multipart_uploads(s3_lab, ansible):
+    """Any prune that deletes something lists unfinished uploads; rclone answers NoSuchUpload when it had none."""
+    client = s3_lab.s3_server.client()
+    prefix = "vmops/fresh"
+    for tx, completed in (("old", datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)),
+                          ("new", datetime.datetime(2026, 2, 1, tzinfo=datetime.timezone.utc))):
+        data = b"disk of " + tx.encode()
+        client.put_object(Bucket=BUCKET, Key="%s/%s/disk.vmdk" % (prefix, tx), Body=data)
+        put_manifest(client, prefix, tx, [entry(prefix, tx, "disk.vmdk", data)], completed=completed)
+    result = ansible(PLAYBOOKS / "prune_fresh_store.yml", dict(prefix=prefix))
+    assert result.rc == 0, result.tail(30)
+    assert set(k.split("/")[2] for k in keys(client, prefix + "/")) == {"new"}
