@@ -178,11 +178,13 @@ def test_download_detects_corruption_and_refuses_unsafe_transactions(s3_lab, ans
         tx_foreign_key="tx-foreign", dest=str(dest), dest_corrupt=str(tmp_path / "dest-corrupt"),
         dest_partial=str(tmp_path / "dest-partial"), dest_escape=str(tmp_path / "dest-escape" / "deep"),
         dest_link=str(dest_link), tampered=tampered, tampered_size=VM_FILES[tampered], corrupted=corrupted,
-        file_count=len(VM_FILES), empty_src=str(tmp_path / "empty"), linked_src=str(linked))).assert_ok()
+        intact=[rel for rel in VM_FILES if rel not in corrupted], src=str(src), file_count=len(VM_FILES),
+        empty_src=str(tmp_path / "empty"), linked_src=str(linked))).assert_ok()
 
     assert tree(dest) == files, "the changed file was not repaired, or the stale temporary file is still there"
-    # Nothing corrupt under a real name, no temporary file left; the intact files were written and verified.
-    assert tree(tmp_path / "dest-corrupt") == {rel: sha for rel, sha in files.items() if rel not in corrupted}
+    # (The playbook checked that the failed download left only the intact files.) Repaired by the upload re-run:
+    assert tree(tmp_path / "dest-corrupt") == files
+    assert {f["path"]: f["sha256"] for f in manifest_of(client, prefix, "tx-corrupt")["files"]} == files
     assert not (tmp_path / "dest-partial").exists()
     assert not (tmp_path / "dest-escape").exists() and not (tmp_path / "escape").exists()
     assert tree(dest_link) == {} and list(outside.iterdir()) == []
