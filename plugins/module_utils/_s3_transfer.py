@@ -425,10 +425,11 @@ def list_objects(client, bucket, tprefix):
 
 
 def list_uploads(client, bucket, tprefix):
-    """Unfinished multipart uploads under the prefix: (key -> [dict(upload_id, initiated, ...)] newest first, warning).
+    """Unfinished multipart uploads under the prefix: (key -> [dict(upload_id, initiated, ...)] newest first,
+    the error code when the store does not implement the call, else None).
 
     Some stores answer NoSuchUpload instead of an empty list when there are none (rclone serve s3),
-    others do not implement the call; both count as none, the second with a warning.
+    others do not implement the call; both count as none.
     """
     found = {}
     try:
@@ -442,8 +443,7 @@ def list_uploads(client, bucket, tprefix):
         if code == "NoSuchUpload":
             return {}, None
         if code in UNSUPPORTED_CODES:
-            return {}, ("s3://%s/%s: the store does not list multipart uploads (%s); interrupted uploads cannot be "
-                        "resumed and are sent again." % (bucket, tprefix, code))
+            return {}, code
         raise describe_error(exc, "ListMultipartUploads", bucket, tprefix) from exc
     for uploads in found.values():
         uploads.sort(key=lambda u: (u["initiated"] is not None, u["initiated"] or 0), reverse=True)
@@ -650,10 +650,12 @@ def plan_upload(client, bucket, tprefix, files, settings, force=False, source=No
     entries match the listing and the local sizes, no local file is read at all.
     """
     objects = list_objects(client, bucket, tprefix)
-    uploads, warning = list_uploads(client, bucket, tprefix)
+    uploads, unsupported = list_uploads(client, bucket, tprefix)
     manifest = load_manifest() if MANIFEST_NAME in objects and load_manifest else None
     plan = UploadPlan(tprefix, objects, uploads, manifest)
-    plan.warnings.extend([warning] if warning else [])
+    if unsupported:
+        plan.warnings.append("s3://%s/%s: the store does not list multipart uploads (%s); interrupted uploads cannot be "
+                             "resumed and are sent again." % (bucket, tprefix, unsupported))
     entries = dict((e["path"], e) for e in (manifest or {}).get("files") or [])
     same_source = manifest is not None and (source is None or manifest.get("source") == source)
     to_verify = []

@@ -248,6 +248,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import (
     describe_error,
     error_code,
 )
+from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer import list_uploads
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest import (
     TRANSACTION_ID,
     clean_prefix,
@@ -257,7 +258,6 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest impo
 
 DELETE_BATCH = 1000
 MAX_REPORTED_ERRORS = 100
-UNSUPPORTED_CODES = frozenset(["NotImplemented", "MethodNotAllowed", "501", "405"])
 UTC = datetime.timezone.utc
 LATEST = datetime.datetime.max.replace(tzinfo=UTC)
 
@@ -344,20 +344,17 @@ class TransactionPruneModule(S3Module):
         if self._uploads is not None:
             return self._uploads
         list_prefix = self.prefix + "/" if self.prefix else ""
-        found = {}
-        try:
-            pages = client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=list_prefix)
-            for page in pages:
-                for upload in page.get("Uploads") or []:
-                    rest = upload["Key"][len(list_prefix):]
-                    transaction_id = rest.split("/", 1)[0]
-                    if "/" in rest and TRANSACTION_ID.match(transaction_id):
-                        found.setdefault(transaction_id, []).append(upload)
-        except S3_CALL_ERRORS as exc:
-            if error_code(exc) not in UNSUPPORTED_CODES:
-                raise describe_error(exc, "ListMultipartUploads", self.bucket, list_prefix) from exc
+        listed, unsupported = list_uploads(client, self.bucket, list_prefix)
+        if unsupported:
             self.module.warn("s3://%s/%s: the store does not list multipart uploads (%s); unfinished uploads are "
-                             "neither taken into account nor aborted." % (self.bucket, list_prefix, error_code(exc)))
+                             "neither taken into account nor aborted." % (self.bucket, list_prefix, unsupported))
+        found = {}
+        for key, uploads in listed.items():
+            rest = key[len(list_prefix):]
+            transaction_id = rest.split("/", 1)[0]
+            if "/" in rest and TRANSACTION_ID.match(transaction_id):
+                found.setdefault(transaction_id, []).extend(
+                    dict(Key=u["key"], UploadId=u["upload_id"], Initiated=u["initiated"]) for u in uploads)
         self._uploads = found
         return found
 
