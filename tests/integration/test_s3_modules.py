@@ -66,13 +66,14 @@ def manifest_of(client, prefix, tx):
     return json.loads(client.get_object(Bucket=BUCKET, Key="%s/%s/%s" % (prefix, tx, MANIFEST))["Body"].read())
 
 
-# A VM's directory: configuration, logs, a small disk and one disk above the 5 MiB part size (three parts), and names
-# with spaces, '+', '%', '#' and non-ASCII characters.
+# A VM's directory: configuration (an empty .vmsd too), logs, a small disk and one disk above the 5 MiB part size
+# (three parts), and names with spaces, '+', '%', '#' and non-ASCII characters.
 VM_FILES = {
     "it-vm01.vmx": 3 * 1024,
     "it vm01 (copy) #2.vmx": 1000,
     "notes/ñandú+50%.txt": 10,
     "it-vm01.nvram": 8 * 1024 + 7,
+    "it-vm01.vmsd": 0,
     "logs/vmware.log": 64 * 1024,
     "disks/it-vm01.vmdk": 600,
     "disks/it-vm01-flat.vmdk": 12 * MIB + 12345,
