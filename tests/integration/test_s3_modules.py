@@ -229,6 +229,7 @@ def test_interrupted_upload_resumes_from_its_parts(store, lab, ansible, tmp_path
     if store == "rclone":
         client = request.getfixturevalue("s3_server").client()
         proxy = request.getfixturevalue("s3_proxy")
+        extra.update(resume_chunk_size="8MiB")  # the resume must find the 5 MiB parts of the unfinished upload
     else:
         moto = request.getfixturevalue("moto_s3")
         client = moto.client()
