@@ -334,7 +334,9 @@ def test_info_and_prune(s3_lab, ansible, tmp_path):
         put_manifest(client, prefix, tx, [entry(prefix, tx, "disk.vmdk", data)],
                      completed=now - datetime.timedelta(days=days), vm="vm-" + tx[0])
     client.put_object(Bucket=BUCKET, Key=prefix + "/x-partial/disk.vmdk", Body=b"half a disk")
-    # An upload in progress with no object yet: only an unfinished multipart upload with one part.
+    # An upload in progress with no object yet: only an unfinished multipart upload with one part. (Since the server
+    # then has had a multipart upload, rclone lists uploads instead of answering NoSuchUpload, the bug that
+    # test_prune_on_a_store_without_multipart_uploads shows; a-4's files are too small for multipart.)
     mpu_key = prefix + "/y-mpu/disk.vmdk"
     upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=mpu_key)["UploadId"]
     client.upload_part(Bucket=BUCKET, Key=mpu_key, UploadId=upload_id, PartNumber=1, Body=b"first part")
