@@ -26,7 +26,12 @@ sys.path.insert(0, str(ROOT))
 from simulators.pki import ensure_lab_ca  # noqa: E402  (needs the repository root on sys.path)
 from simulators.tintri import TintriLab  # noqa: E402
 
-from .s3_fixtures import moto_s3, s3_proxy, s3_server  # noqa: E402,F401  (pytest fixtures)
+from . import s3_fixtures  # noqa: E402
+
+# The S3 fixtures live in their own module; naming them here makes pytest offer them to every test.
+moto_s3 = s3_fixtures.moto_s3
+s3_proxy = s3_fixtures.s3_proxy
+s3_server = s3_fixtures.s3_server
 
 INTEGRATION = Path(__file__).resolve().parent
 COLLECTIONS = ROOT / ".tmp" / "collections"
