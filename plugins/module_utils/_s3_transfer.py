@@ -950,14 +950,15 @@ class Uploader:
                 args[self.settings.checksum_member] = checksum_of(self.settings.checksum, data)
             self._throttle(size)
             try:
-                self.client.put_object(Bucket=self.bucket, Key=action.key, Body=data, **args)
+                response = self.client.put_object(Bucket=self.bucket, Key=action.key, Body=data, **args)
             except S3_CALL_ERRORS as exc:
                 raise describe_error(exc, "PutObject", self.bucket, action.key) from exc
             data = None
             self._sent(size)
             with self.lock:
                 self.results.append(dict(path=action.local.path, key=action.key, size=size, sha256=sha256,
-                                         part_size=None, parts=1, parts_reused=0, bytes_sent=size, action="upload"))
+                                         etag=strip_etag(response.get("ETag")), part_size=None, parts=1,
+                                         parts_reused=0, bytes_sent=size, action="upload"))
         except Exception as exc:  # pylint: disable=broad-except  # a worker must report, never swallow
             self._fail(exc if isinstance(exc, (S3Error, TransferError)) else TransferError(
                 "uploading %s failed: %r" % (action.local.full, exc)))
@@ -1077,6 +1078,13 @@ class Uploader:
 
     def _complete(self, state):
         """Called once, by whichever thread sees the last part done after the file was read to its end."""
+        try:
+            self._complete_upload(state)
+        except Exception as exc:  # pylint: disable=broad-except  # runs in a worker's finally: report, never lose
+            self._fail(exc if isinstance(exc, (S3Error, TransferError)) else TransferError(
+                "completing the upload of %s failed: %r" % (state.action.local.full, exc)))
+
+    def _complete_upload(self, state):
         if self.failed or state.restart or len(state.done_parts) != state.count:
             return  # left in place: the next run resumes from the parts that made it
         action = state.action
@@ -1087,13 +1095,37 @@ class Uploader:
         except S3_CALL_ERRORS as exc:
             self._fail(describe_error(exc, "CompleteMultipartUpload", self.bucket, action.key))
             return
+        try:
+            etag = self._stored_etag(action)
+        except S3Error as exc:
+            self._fail(exc)
+            return
         reused = [v for v in state.done_parts.values() if v[1]]
         with self.lock:
             self.results.append(dict(
-                path=action.local.path, key=action.key, size=action.local.size, sha256=state.sha256,
+                path=action.local.path, key=action.key, size=action.local.size, sha256=state.sha256, etag=etag,
                 part_size=state.part_size, parts=state.count, parts_reused=len(reused),
                 bytes_reused=sum(v[2] for v in reused), bytes_sent=action.local.size - sum(v[2] for v in reused),
                 action=action.action))
+
+
+    def _stored_etag(self, action):
+        """The ETag the store lists for a just-completed multipart object, and proof of its size.
+
+        Asked at once, by the worker that completed it, while other files still upload: some stores
+        answer CompleteMultipartUpload with the multipart ETag but list the object by a whole-file MD5
+        they compute on first request (rclone serve s3), and the manifest must hold the listed form for
+        the next run's no-read comparison.
+        """
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=action.key)
+        except S3_CALL_ERRORS as exc:
+            raise describe_error(exc, "HeadObject (after CompleteMultipartUpload)", self.bucket, action.key) from exc
+        if head.get("ContentLength") != action.local.size:
+            raise S3Error("s3://%s/%s: the store holds %s bytes after the upload of %d; the transaction stays "
+                          "incomplete." % (self.bucket, action.key, head.get("ContentLength"), action.local.size),
+                          operation="HeadObject", bucket=self.bucket, key=action.key)
+        return strip_etag(head.get("ETag"))
 
 
 def put_manifest(client, bucket, key, body, settings):

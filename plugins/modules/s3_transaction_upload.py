@@ -158,8 +158,9 @@ attributes:
 notes:
   - Before an object of a complete transaction is replaced, its manifest is deleted, so the transaction reads as
     incomplete until the new manifest is written.
-  - The manifest records each object's ETag as the store lists it after the upload. Stores differ (some list a
-    multipart object with its multipart ETag, others with the MD5 of the whole object); the module works with both.
+  - The manifest records each object's ETag as the store lists it. Stores differ (some list a multipart object with
+    its multipart ETag, others with the MD5 of the whole object), so each multipart object gets one HeadObject right
+    after its completion; single-request objects take the ETag of their PutObject answer.
   - A resumed upload keeps the encryption, tags, metadata and storage class it was started with. An unfinished upload
     whose checksum algorithm or storage class differs from the options is aborted and started again.
   - With O(encryption=aws:kms) the store's ETags are no MD5, so parts of an interrupted upload can only be reused when
@@ -357,7 +358,6 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer impo
     abort_upload,
     count_reusable_parts,
     delete_object,
-    list_objects,
     mib_per_s,
     parallel_map,
     parse_size,
@@ -488,7 +488,6 @@ class UploadModule(S3Module):
             raise
         self.record(plan, results, uploader)
 
-        listed = list_objects(client, bucket, tprefix) if sending else plan.objects
         entries = []
         by_path = dict((r["path"], r) for r in results)
         for action in plan.actions:
@@ -496,13 +495,8 @@ class UploadModule(S3Module):
                 entries.append(action.entry)
                 continue
             done = by_path[action.local.path]
-            item = listed.get(action.local.path)
-            if item is None or item["size"] != action.local.size:
-                raise S3Error("s3://%s/%s: the object is not listed with %d bytes after its upload; the transaction "
-                              "stays incomplete." % (bucket, action.key, action.local.size),
-                              operation="ListObjectsV2", bucket=bucket, key=action.key)
             entries.append(dict(path=action.local.path, key=action.key, size=action.local.size, sha256=done["sha256"],
-                                etag=item["etag"], part_size=done["part_size"], parts=done["parts"]))
+                                etag=done["etag"], part_size=done["part_size"], parts=done["parts"]))
         manifest = finish_manifest(self.new_manifest(plan, started_iso, settings), entries)
         body = json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8")
         put_manifest(client, bucket, manifest_key(params["prefix"], transaction_id), body, settings)

@@ -176,6 +176,8 @@ class DiscardingClient:
         self.inside = 0
         self.peak_inside = 0
         self.calls = []
+        self.parts = {}     # (key, upload id, part number) -> bytes stored
+        self.objects = {}   # key -> size of the completed object
 
     def create_multipart_upload(self, **kwargs):
         self.calls.append(("CreateMultipartUpload", kwargs))
@@ -191,14 +193,24 @@ class DiscardingClient:
                 assert self.gate.wait(30)
             if kwargs["PartNumber"] == self.fail_part:
                 raise botocore.exceptions.ConnectionClosedError(endpoint_url="https://s3.test")
+            with self.lock:
+                self.parts[kwargs["Key"], kwargs["UploadId"], kwargs["PartNumber"]] = len(Body)
             return {"ETag": '"etag-of-part-%d"' % kwargs["PartNumber"]}
         finally:
             with self.lock:
                 self.inside -= len(Body)
 
     def complete_multipart_upload(self, **kwargs):
-        self.calls.append(("CompleteMultipartUpload", kwargs))
-        return {}
+        with self.lock:
+            self.calls.append(("CompleteMultipartUpload", kwargs))
+            numbers = [p["PartNumber"] for p in kwargs["MultipartUpload"]["Parts"]]
+            self.objects[kwargs["Key"]] = sum(self.parts[kwargs["Key"], kwargs["UploadId"], n] for n in numbers)
+        return {"ETag": '"multipart-etag-%d"' % len(numbers)}
+
+    def head_object(self, **kwargs):
+        with self.lock:
+            self.calls.append(("HeadObject", kwargs))
+            return {"ContentLength": self.objects[kwargs["Key"]], "ETag": '"listed-etag-of-%s"' % kwargs["Key"]}
 
     def put_object(self, Body, **kwargs):
         self.calls.append(("PutObject", dict(kwargs, size=len(Body))))
@@ -266,10 +278,11 @@ def test_one_gib_upload_never_holds_more_than_concurrency_plus_one_chunks(tmp_pa
     assert client.peak_inside <= settings.concurrency * settings.chunk_size
     parts = [c for n, c in client.calls if n == "UploadPart"]
     assert sorted(c["PartNumber"] for c in parts) == list(range(1, 129)) and {c["size"] for c in parts} == {8 * MIB}
-    complete = client.calls[-1][1]
+    assert client.names()[-2:] == ["CompleteMultipartUpload", "HeadObject"]
+    complete = client.calls[-2][1]
     assert [p["PartNumber"] for p in complete["MultipartUpload"]["Parts"]] == list(range(1, 129))
     assert results == [dict(path="disk-flat.vmdk", key=TPREFIX + "disk-flat.vmdk", size=size, sha256=ONE_GIB_OF_ZEROS,
-                            part_size=8 * MIB, parts=128, parts_reused=0, bytes_reused=0, bytes_sent=size,
+                            etag="listed-etag-of-" + TPREFIX + "disk-flat.vmdk", part_size=8 * MIB, parts=128, parts_reused=0, bytes_reused=0, bytes_sent=size,
                             action="upload")]
     assert uploader.bytes_sent == size
 
@@ -336,7 +349,7 @@ def test_additional_checksums_are_computed_locally_and_completed_with(tmp_path):
     parts = sorted((c for n, c in client.calls if n == "UploadPart"), key=lambda c: c["PartNumber"])
     expected = [base64.b64encode(hashlib.sha256(piece).digest()).decode() for piece in (data[:5 * MIB], data[5 * MIB:])]
     assert [p["ChecksumSHA256"] for p in parts] == expected
-    completed = client.calls[-1][1]["MultipartUpload"]["Parts"]
+    completed = dict(client.calls)["CompleteMultipartUpload"]["MultipartUpload"]["Parts"]
     assert [p["ChecksumSHA256"] for p in completed] == expected
 
 
@@ -610,3 +623,18 @@ def test_download_targets_refuse_symlinks_inside_dest_duplicates_and_file_dir_cl
         download_targets(dict(files=[entry("a"), entry("a/b")]), str(dest), TPREFIX)
     items = download_targets(dict(files=[entry("x/y.vmdk")]), str(dest), TPREFIX)
     assert items[0].target == os.path.join(str(dest), "x", "y.vmdk")
+
+
+def test_a_completed_object_of_the_wrong_size_fails_the_file_and_names_it(tmp_path):
+    class ShortStore(DiscardingClient):
+        def head_object(self, **kwargs):
+            return dict(super().head_object(**kwargs), ContentLength=1)
+
+    data = os.urandom(5 * MIB + 1)
+    path = tmp_path / "disk.bin"
+    path.write_bytes(data)
+    uploader = Uploader(ShortStore(), "bkt", Settings(chunk_size=5 * MIB))
+    with pytest.raises(S3Error, match=r"s3://bkt/%sdisk.bin: the store holds 1 bytes after the upload of %d" % (
+            TPREFIX, len(data))):
+        uploader.run([action_for(LocalFile("disk.bin", str(path), len(data)))])
+    assert uploader.results == []
