@@ -83,9 +83,17 @@ def new_client(params, max_pool_connections=10, user_agent_extra=""):
         read_timeout=120,
         user_agent_extra=("vmops.datacenter/%s %s" % (COLLECTION_VERSION, user_agent_extra)).strip(),
     )
+    s3_options = {}
     if params.get("s3_compatible"):
-        options.update(s3={"addressing_style": "path"}, request_checksum_calculation="when_required",
-                       response_checksum_validation="when_required")
+        s3_options["addressing_style"] = "path"
+        options.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
+    if not (params.get("endpoint_url") or "https://").lower().startswith("http://"):
+        # Over TLS the bytes are already protected in transit, and each object's SHA-256 is in the manifest and
+        # checked on download; a signed payload would cost one more SHA-256 pass per part on both ends whenever
+        # no checksum header rides along (the S3-compatible profile). Plain HTTP keeps signed payloads.
+        s3_options["payload_signing_enabled"] = False
+    if s3_options:
+        options["s3"] = s3_options
     # verify is passed to the client explicitly: AWS_CA_BUNDLE must not override a given ca_path.
     verify = (params.get("ca_path") or True) if params.get("validate_certs", True) else False
     return session.client("s3", endpoint_url=params.get("endpoint_url") or None, verify=verify,

@@ -1108,7 +1108,6 @@ class Uploader:
                 bytes_reused=sum(v[2] for v in reused), bytes_sent=action.local.size - sum(v[2] for v in reused),
                 action=action.action))
 
-
     def _stored_etag(self, action):
         """The ETag the store lists for a just-completed multipart object, and proof of its size.
 
