@@ -67,7 +67,7 @@ options:
 notes:
   - All connection options can be set once for a play with C(module_defaults) and the action group
     C(group/vmops.datacenter.s3).
-  - Over HTTPS, request bodies are sent as C(UNSIGNED-PAYLOAD): TLS protects them in transit and every object's
-    SHA-256 is recorded in the transaction manifest and checked on download, so a signature over each body would
-    only add a SHA-256 pass on both ends. Over plain C(http://) endpoints bodies are signed.
+  - Over HTTPS, request bodies are sent as C(UNSIGNED-PAYLOAD) since TLS protects them in transit and every object's
+    SHA-256 is recorded in the transaction manifest and checked on download; a signature over each body would only
+    add a SHA-256 pass on both ends. Over plain C(http://) endpoints bodies are signed.
 """
