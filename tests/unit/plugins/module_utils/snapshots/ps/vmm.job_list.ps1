@@ -1,0 +1,62 @@
+# op: vmm.job_list v1
+param(
+    [guid[]] $JobId,
+    [int] $Newest = 0
+)
+
+$ErrorActionPreference = 'Stop'
+$vmm = $global:VmmServer
+if ($null -eq $vmm) { throw 'Not connected to a VMM server: run vmm.connect in this runspace first.' }
+
+function ConvertTo-OpTime($Value) {
+    if ($null -eq $Value) { return $null }
+    ([datetime]$Value).ToUniversalTime().ToString('o')
+}
+
+function ConvertTo-OpJob($Job) {
+    $jobStatus = $Job.Status.ToString()
+    $jobError = $null
+    if ($jobStatus -eq 'Failed' -and $null -ne $Job.ErrorInfo) {
+        $jobError = [pscustomobject]@{
+            id = [int]$Job.ErrorInfo.DisplayableErrorCode
+            message = [string]$Job.ErrorInfo.Problem
+            recommended_action = [string]$Job.ErrorInfo.RecommendedAction
+        }
+    }
+    [pscustomobject]@{
+        id = $Job.ID.ToString()
+        name = $Job.Name
+        status = $jobStatus
+        is_completed = [bool]$Job.IsCompleted
+        progress = [int]$Job.ProgressValue
+        result_name = $Job.ResultName
+        start_time = ConvertTo-OpTime $Job.StartTime
+        end_time = ConvertTo-OpTime $Job.EndTime
+        error = $jobError
+    }
+}
+
+function Get-OpJob($Key) {
+    $job = Get-SCJob -VMMServer $vmm -ID $Key
+    if ($null -ne $job) { return (ConvertTo-OpJob $job) }
+    [pscustomobject]@{
+        id = $Key.ToString()
+        name = $null
+        status = 'NotFound'
+        is_completed = $true
+        progress = 0
+        result_name = $null
+        start_time = $null
+        end_time = $null
+        error = [pscustomobject]@{ id = 801; message = 'VMM cannot find the job object.'; recommended_action = $null }
+    }
+}
+
+if ($JobId) {
+    $results = @(foreach ($id in $JobId) { Get-OpJob $id })
+} elseif ($Newest -gt 0) {
+    $results = @(foreach ($job in @(Get-SCJob -VMMServer $vmm -Newest $Newest)) { ConvertTo-OpJob $job })
+} else {
+    $results = @(foreach ($job in @(Get-SCJob -VMMServer $vmm -Running)) { ConvertTo-OpJob $job })
+}
+ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
