@@ -78,12 +78,12 @@ class Tools:
                                RCLONE_CONFIG_LAB_ENDPOINT=self.endpoint["endpoint_url"],
                                RCLONE_CONFIG_LAB_FORCE_PATH_STYLE="true")
 
-    def ours(self, src, transaction, concurrency=8):
+    def ours(self, src, transaction):
+        # The module's defaults (10 workers, 8 MiB parts), as aws s3 cp runs with its own.
         args = {"ANSIBLE_MODULE_ARGS": dict(
             endpoint_url=self.endpoint["endpoint_url"], access_key=self.endpoint["access_key"],
             secret_key=self.endpoint["secret_key"], region="us-east-1", ca_path=str(self.endpoint["ca_path"]),
-            s3_compatible=True, bucket=BUCKET, prefix="vmops", transaction_id=transaction, src=str(src),
-            concurrency=concurrency)}
+            s3_compatible=True, bucket=BUCKET, prefix="vmops", transaction_id=transaction, src=str(src))}
         path = self.workdir / ("args-%s.json" % transaction)
         path.write_text(json.dumps(args))
         elapsed, rss, completed = timed([sys.executable, str(MODULE), str(path)],

@@ -220,7 +220,7 @@ class BufferBudget:
 class Settings:
     """Transfer knobs and the object options applied to every object written."""
 
-    def __init__(self, concurrency=8, chunk_size=DEFAULT_CHUNK_SIZE, multipart_threshold=None, bandwidth_limit=None,
+    def __init__(self, concurrency=10, chunk_size=DEFAULT_CHUNK_SIZE, multipart_threshold=None, bandwidth_limit=None,
                  checksum_algorithm=None, encryption=None, kms_key_id=None, storage_class=None, tags=None,
                  metadata=None):
         self.concurrency = concurrency

@@ -52,7 +52,7 @@ options:
     description:
       - Parallel requests (worker threads). Between 1 and 64.
     type: int
-    default: 8
+    default: 10
   chunk_size:
     description:
       - Files larger than this are fetched in ranged GETs of this size, in parallel, in bytes or with a unit
@@ -279,7 +279,7 @@ class DownloadModule(S3Module):
             prefix=dict(type="str", default=""),
             transaction_id=dict(type="str", required=True),
             dest=dict(type="path", required=True),
-            concurrency=dict(type="int", default=8),
+            concurrency=dict(type="int", default=10),
             chunk_size=dict(type="raw", default="8MiB"),
             bandwidth_limit=dict(type="raw"),
             force=dict(type="bool", default=False),

@@ -77,9 +77,10 @@ options:
     elements: str
   concurrency:
     description:
-      - Parallel requests (worker threads). Between 1 and 64.
+      - Parallel requests (worker threads). Between 1 and 64. Stores that hold back the answer to one part of each
+        upload until the others are in (rclone serve s3 does) keep a worker busy per large file, so leave room.
     type: int
-    default: 8
+    default: 10
   chunk_size:
     description:
       - Part size of multipart uploads, in bytes or with a unit (C(16MiB), C(64M); units are powers of 1024).
@@ -380,7 +381,7 @@ class UploadModule(S3Module):
             source=dict(type="dict"),
             include=dict(type="list", elements="str"),
             exclude=dict(type="list", elements="str"),
-            concurrency=dict(type="int", default=8),
+            concurrency=dict(type="int", default=10),
             chunk_size=dict(type="raw", default="8MiB"),
             multipart_threshold=dict(type="raw"),
             bandwidth_limit=dict(type="raw"),

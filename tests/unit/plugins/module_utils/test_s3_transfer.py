@@ -255,9 +255,9 @@ def action_for(local, action="upload"):
 def test_one_gib_upload_never_holds_more_than_concurrency_plus_one_chunks(tmp_path):
     size = 1024 * MIB
     local = sparse_file(tmp_path / "disk-flat.vmdk", size)
-    settings = Settings()                                         # defaults: 8 workers, 8 MiB parts
+    settings = Settings()                                         # defaults: 10 workers, 8 MiB parts
     bound = (settings.concurrency + 1) * settings.chunk_size
-    assert settings.buffer_capacity == bound == 72 * MIB
+    assert settings.buffer_capacity == bound == 88 * MIB
     gate = threading.Event()
     client = DiscardingClient(gate=gate)                          # the store stalls until the gate opens
     # The sparse file's bytes, read from /dev/zero: the same data without filling 1 GiB of page cache first.
@@ -265,7 +265,7 @@ def test_one_gib_upload_never_holds_more_than_concurrency_plus_one_chunks(tmp_pa
     outcome = {}
     runner = threading.Thread(target=lambda: outcome.update(results=uploader.run([action_for(local)])))
     runner.start()
-    # With every worker stuck in a request, the reader fills the budget and then waits: 8 parts sent, 1 read ahead.
+    # With every worker stuck in a request, the reader fills the budget and then waits: 10 parts sent, 1 read ahead.
     deadline = time.monotonic() + 20
     while uploader.budget.held < bound and time.monotonic() < deadline:
         time.sleep(0.005)
