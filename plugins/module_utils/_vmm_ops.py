@@ -179,18 +179,21 @@ if ($VMId) {
 } else {
     $vms = @(Get-SCVirtualMachine -VMMServer $vmm -All)
 }
-# Filters combine with AND; -contains and -eq compare strings case-insensitively.
+# Filters combine with AND; -contains and -eq compare strings case-insensitively. A host matches
+# by Name (FQDN) or ComputerName, as in vmm.host_list.
 $results = @(foreach ($vm in $vms) {
     if ($null -eq $vm) { continue }
     $vmHostName = $null
+    $vmHostComputerName = $null
     $vmClusterName = $null
     if ($null -ne $vm.VMHost) {
         $vmHostName = $vm.VMHost.Name
+        $vmHostComputerName = $vm.VMHost.ComputerName
         if ($null -ne $vm.VMHost.HostCluster) { $vmClusterName = $vm.VMHost.HostCluster.Name }
     }
     $vmStatus = $vm.Status.ToString()
     if ($Name -and $Name -notcontains $vm.Name) { continue }
-    if ($HostName -and $HostName -notcontains $vmHostName) { continue }
+    if ($HostName -and $HostName -notcontains $vmHostName -and $HostName -notcontains $vmHostComputerName) { continue }
     if ($ClusterName -and $ClusterName -notcontains $vmClusterName) { continue }
     if ($Status -and $Status -notcontains $vmStatus) { continue }
     # Legacy Custom1..Custom10 slots first, then the named custom properties (VMM 2012+).
