@@ -689,3 +689,41 @@ def test_every_answer_has_the_scripts_keys(lab):
                                                                          "added_time"]
     assert list(answers["scom.maintenance_start"][0]["maintenance"]) == ["start_time", "end_time", "reason", "comment",
                                                                           "user"]
+
+
+def test_the_contract_survives_the_wire(tmp_path):
+    """The catalogue's scripts and these handlers through the WS-Man/PSRP server and pypsrp."""
+    powershell = pytest.importorskip("pypsrp.powershell")
+    wsman = pytest.importorskip("pypsrp.wsman")
+    psrp = pytest.importorskip("simulators.psrp")
+    lab = Lab(tmp_path / "s", clock=time.time, job_seconds=0.05)
+    dispatcher = psrp.Dispatcher()
+    H.register_all(dispatcher, lab.vmm, lab.scom)
+    with psrp.PsrpServer(dispatcher=dispatcher) as server, \
+            powershell.RunspacePool(wsman.WSMan(**server.endpoint)) as pool:
+        def run(op, **params):
+            ps = powershell.PowerShell(pool)
+            ps.add_script(CATALOGUE[op])
+            if params:
+                ps.add_parameters(params)
+            out = ps.invoke()
+            return ps, (json.loads(out[0]) if out else None)
+
+        _, connected = run("vmm.connect")
+        assert connected["server"] == "vmm01.lab.local"
+        _, vms = run("vmm.vm_list", CustomPropertyName="Custom1", CustomPropertyValue="7")
+        assert len(vms) == 12
+        _, jobs = run("vmm.vm_power", VMId=[v["id"] for v in vms[:3]], Action="save")
+        _, done = run("vmm.job_wait", JobId=[j["job_id"] for j in jobs], TimeoutSeconds=10.0, PollSeconds=0.02)
+        assert [j["status"] for j in done] == ["Completed"] * 3
+        _, [item] = run("vmm.host_maintenance", ComputerName=["hv-prod-03"], Action="disable", MoveWithinCluster=True)
+        assert item["error"] is None and lab.vmm.job_record(item["job_id"])["args"] == {"move_within_cluster": True}
+        ps, answer = run("scom.object_list")
+        assert answer is None and ps.had_errors and _scom_ops.NOT_CONNECTED in str(ps.streams.error[0])
+        run("scom.connect")
+        _, [obj] = run("scom.object_list", DisplayName=[vms[0]["computer_name"]])
+        end = vmm_model.iso(time.time() + 3600)
+        _, [started] = run("scom.maintenance_start", Id=[obj["id"]], EndTime=end, Comment="wire")
+        assert started["maintenance"]["end_time"] == end and started["maintenance"]["comment"] == "wire"
+        ps, answer = run("vmm.vm_power", VMId=["not-a-guid"], Action="start")
+        assert answer is None and ps.had_errors and "System.Guid" in str(ps.streams.error[0])
