@@ -196,7 +196,7 @@ def check_script(parser, name: str, text: str) -> list[str]:
         if node.type == "ERROR" or node.is_missing:
             problems.append(f"{where(node)}: syntax error near {_text(node)[:40]!r}")
 
-    top = [c for c in root.children]
+    top = list(root.children)
     if not top or top[0].type != "comment" or not (m := MARKER.match(_text(top[0]))) or m.group("name") != name:
         problems.append(f"{name}: the first line must be the marker '# op: {name} v<N>'")
     blocks = [c for c in top if c.type == "param_block"]
