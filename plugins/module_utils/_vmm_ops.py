@@ -73,6 +73,14 @@ $vmm = $global:VmmServer
 if ($null -eq $vmm) { throw <<NOT_CONNECTED>> }
 """
 
+# A lookup by id may answer "not found" with an error (801) instead of nothing; anything else
+# (a lost connection...) still ends the operation.
+_FIND = """
+function Test-OpNotFound($Record) {
+    $Record.Exception.Message -match 'Error ID: <<ERROR_NOT_FOUND>>\\b'
+}
+"""
+
 _TIME = """
 function ConvertTo-OpTime($Value) {
     if ($null -eq $Value) { return $null }
@@ -124,7 +132,12 @@ function ConvertTo-OpJob($Job) {
 }
 
 function Get-OpJob($Key) {
-    $job = Get-SCJob -VMMServer $vmm -ID $Key
+    $job = $null
+    try {
+        $job = Get-SCJob -VMMServer $vmm -ID $Key
+    } catch {
+        if (-not (Test-OpNotFound $_)) { throw }
+    }
     if ($null -ne $job) { return (ConvertTo-OpJob $job) }
     [pscustomobject]@{
         id = $Key.ToString()
@@ -173,9 +186,15 @@ param(
     [string] $CustomPropertyName,
     [string] $CustomPropertyValue
 )
-""" + _CONNECTED + _GUID + """
+""" + _CONNECTED + _FIND + _GUID + """
 if ($VMId) {
-    $vms = @(foreach ($id in $VMId) { Get-SCVirtualMachine -VMMServer $vmm -ID $id })
+    $vms = @(foreach ($id in $VMId) {
+        try {
+            Get-SCVirtualMachine -VMMServer $vmm -ID $id
+        } catch {
+            if (-not (Test-OpNotFound $_)) { throw }
+        }
+    })
 } else {
     $vms = @(Get-SCVirtualMachine -VMMServer $vmm -All)
 }
@@ -465,7 +484,7 @@ param(
     [guid[]] $JobId,
     [int] $Newest = 0
 )
-""" + _CONNECTED + _TIME + _JOB + """
+""" + _CONNECTED + _FIND + _TIME + _JOB + """
 if ($JobId) {
     $results = @(foreach ($id in $JobId) { Get-OpJob $id })
 } elseif ($Newest -gt 0) {
@@ -484,7 +503,7 @@ param(
     [double] $TimeoutSeconds = 600,
     [double] $PollSeconds = 5
 )
-""" + _CONNECTED + _TIME + _JOB + """
+""" + _CONNECTED + _FIND + _TIME + _JOB + """
 $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
 while ($true) {
     $results = @(foreach ($id in $JobId) { Get-OpJob $id })

@@ -9,6 +9,10 @@ $ErrorActionPreference = 'Stop'
 $vmm = $global:VmmServer
 if ($null -eq $vmm) { throw 'Not connected to a VMM server: run vmm.connect in this runspace first.' }
 
+function Test-OpNotFound($Record) {
+    $Record.Exception.Message -match 'Error ID: 801\b'
+}
+
 function ConvertTo-OpTime($Value) {
     if ($null -eq $Value) { return $null }
     ([datetime]$Value).ToUniversalTime().ToString('o')
@@ -38,7 +42,12 @@ function ConvertTo-OpJob($Job) {
 }
 
 function Get-OpJob($Key) {
-    $job = Get-SCJob -VMMServer $vmm -ID $Key
+    $job = $null
+    try {
+        $job = Get-SCJob -VMMServer $vmm -ID $Key
+    } catch {
+        if (-not (Test-OpNotFound $_)) { throw }
+    }
     if ($null -ne $job) { return (ConvertTo-OpJob $job) }
     [pscustomobject]@{
         id = $Key.ToString()

@@ -13,6 +13,10 @@ $ErrorActionPreference = 'Stop'
 $vmm = $global:VmmServer
 if ($null -eq $vmm) { throw 'Not connected to a VMM server: run vmm.connect in this runspace first.' }
 
+function Test-OpNotFound($Record) {
+    $Record.Exception.Message -match 'Error ID: 801\b'
+}
+
 function ConvertTo-OpGuid($Value) {
     if ($null -eq $Value) { return $null }
     $text = $Value.ToString().ToLowerInvariant()
@@ -21,7 +25,13 @@ function ConvertTo-OpGuid($Value) {
 }
 
 if ($VMId) {
-    $vms = @(foreach ($id in $VMId) { Get-SCVirtualMachine -VMMServer $vmm -ID $id })
+    $vms = @(foreach ($id in $VMId) {
+        try {
+            Get-SCVirtualMachine -VMMServer $vmm -ID $id
+        } catch {
+            if (-not (Test-OpNotFound $_)) { throw }
+        }
+    })
 } else {
     $vms = @(Get-SCVirtualMachine -VMMServer $vmm -All)
 }
