@@ -7,6 +7,7 @@ ones by raising `PowerShellError`, which fails the pipeline the way a `throw` do
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -119,9 +120,12 @@ def _not_recognized(name: str) -> PowerShellError:
 class Dispatcher:
     """Registry of operation handlers by marker name (`vmm.vm_list`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, strict_binding: bool = True) -> None:
+        """`strict_binding`: bind arguments to the script's param block and refuse what PowerShell
+        would refuse; False hands the named arguments over as sent (positional ones are refused)."""
         self._ops: dict[str, tuple[Handler, frozenset[int] | None]] = {}
         self._lock = threading.Lock()
+        self.strict_binding = strict_binding
 
     def register(self, name: str, handler: Handler, *, versions: Iterable[int] | None = None,
                  replace: bool = False) -> None:
@@ -165,6 +169,8 @@ class Dispatcher:
             known = ", ".join(f"v{v}" for v in sorted(versions))
             raise PowerShellError(f"vmops simulator: operation '{inv.op}' has no version v{inv.version} (known: {known})",
                                   "VmopsSimulator.UnknownOperationVersion", "NotImplemented", target=inv.op)
+        if not self.strict_binding:
+            inv = dataclasses.replace(inv, declared=None)
         try:
             params = bind(inv)
         except BindingError as exc:

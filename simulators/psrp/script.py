@@ -44,7 +44,7 @@ def find_marker(script: str) -> tuple[str, int] | None:
         line = raw.strip().lstrip("\ufeff")
         if not line:
             continue
-        if not line.startswith("#") or line.startswith("#requires"):
+        if not line.startswith("#") or line.lower().startswith("#requires"):
             return None
         m = MARKER.match(line)
         if m:
@@ -213,12 +213,12 @@ def bind(inv: Invocation) -> dict:
         return params
     by_lower = {p.name.lower(): p for p in declared}
     for name, value in inv.named:
-        key = name.lower()
+        key = name.lstrip("-").lower()
         param = by_lower.get(key)
         if param is None:
             hits = [p for p in declared if p.name.lower().startswith(key)]
             if len(hits) > 1:
-                names = ", ".join(p.name for p in hits)
+                names = " ".join("-" + p.name for p in hits)
                 raise BindingError(f"Parameter cannot be processed because the parameter name '{name}' is ambiguous. "
                                    f"Possible matches include: {names}.", "AmbiguousParameter", "InvalidArgument")
             if not hits:

@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -55,8 +56,9 @@ class _HTTPServer(ThreadingHTTPServer):
     # server_close(), so they are tracked here and joined by close()
     daemon_threads = True
 
-    def __init__(self, address, handler, sim: PsrpServer):
+    def __init__(self, address, handler, sim: PsrpServer, ssl_context: ssl.SSLContext | None):
         self.sim = sim
+        self.ssl_context = ssl_context
         self.connections: set[socket.socket] = set()
         self.conn_threads: set[threading.Thread] = set()
         self.conn_lock = threading.Lock()
@@ -70,6 +72,27 @@ class _HTTPServer(ThreadingHTTPServer):
             self.conn_threads = {c for c in self.conn_threads if c.is_alive()}
             self.conn_threads.add(t)
         t.start()
+
+    def finish_request(self, request, client_address):
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        # TLS handshake in the connection thread so a slow client never blocks accept()
+        request.settimeout(10)
+        try:
+            conn = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("TLS handshake from %s failed: %s", client_address, exc)
+            return
+        with self.conn_lock:
+            self.connections.discard(request)
+            self.connections.add(conn)
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            with self.conn_lock:
+                self.connections.discard(conn)
+            conn.close()
 
     def handle_error(self, request, client_address):
         # a client that went away mid-answer (or a dropped connection) is not worth a traceback on stderr
@@ -160,7 +183,7 @@ class PsrpServer:
     def __init__(self, username: str = "vmops", password: str | None = None, dispatcher: Dispatcher | None = None,
                  *, host: str = "127.0.0.1", port: int = 0, machine: str = "VMM01",
                  configurations: tuple[str, ...] = DEFAULT_CONFIGURATIONS, max_operation_timeout: float = 60.0,
-                 max_envelope_kb: int = 500):
+                 max_envelope_kb: int = 500, pki=None):
         self.username = username
         self.password = password if password is not None else secrets.token_urlsafe(16)
         self.dispatcher = dispatcher or Dispatcher()
@@ -169,6 +192,7 @@ class PsrpServer:
         self.configurations = tuple(configurations)
         self.max_operation_timeout = max_operation_timeout
         self.max_envelope_kb = max_envelope_kb
+        self.pki = pki  # a simulators.pki.LabPKI: HTTPS with the lab certificate (5986-style) instead of HTTP
         self.faults = Faults()
         self.journal = Journal()
         self._requested_port = port
@@ -185,7 +209,12 @@ class PsrpServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        self._httpd = _HTTPServer((self.host, self._requested_port), _Handler, self)
+        context = None
+        if self.pki is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(self.pki.cert_path, self.pki.key_path)
+        self._httpd = _HTTPServer((self.host, self._requested_port), _Handler, self, context)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"psrp-http-{self.port}", daemon=True)
         self._thread.start()
@@ -231,13 +260,18 @@ class PsrpServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/wsman"
+        scheme = "https" if self.pki is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}/wsman"
 
     @property
     def endpoint(self) -> dict:
-        """Everything a client needs, in pypsrp's WSMan keyword names."""
-        return {"server": self.host, "port": self.port, "path": "wsman", "ssl": False, "auth": "basic",
-                "encryption": "never", "username": self.username, "password": self.password}
+        """Everything a client needs, in pypsrp's WSMan keyword names: `WSMan(**server.endpoint)`."""
+        ep = {"server": self.host, "port": self.port, "path": "wsman", "ssl": self.pki is not None, "auth": "basic",
+              "encryption": "never" if self.pki is None else "auto", "username": self.username,
+              "password": self.password}
+        if self.pki is not None:
+            ep["cert_validation"] = self.pki.ca_path
+        return ep
 
     # -- operations, faults, observability ----------------------------------------------------------
 

@@ -57,7 +57,7 @@ def run(pool: RunspacePool, text: str, params: dict | None = None) -> PowerShell
     return ps
 
 
-class Lab:
+class Sim:
     def __init__(self, srv: PsrpServer):
         self.srv = srv
         self.calls: list[tuple[str, dict, object]] = []
@@ -69,56 +69,67 @@ class Lab:
 
 
 @pytest.fixture
-def lab():
+def sim():
     srv = PsrpServer(password="sim-pass")
-    lab = Lab(srv)
+    state = Sim(srv)
 
     def record(name):
         def handler(params, ctx):
-            lab.calls.append((name, params, ctx))
+            state.calls.append((name, params, ctx))
             return [json.dumps({"op": ctx.op, "params": sorted(params)})]
         return handler
 
     srv.register("test.echo", record("test.echo"))
     srv.register("vmm.vm_list", lambda p, c: [json.dumps([{"Name": "vm1", "Status": "Running"}])])
     with srv:
-        yield lab
+        yield state
 
 
-def test_open_and_close_pool(lab):
-    pool = RunspacePool(wsman_for(lab.srv))
+def test_https_with_the_lab_certificate(pki):
+    with PsrpServer(password="pw", pki=pki, host="127.0.0.1") as srv:
+        srv.register("vmm.vm_list", lambda p, c: ["[]"])
+        ep = srv.endpoint | {"server": "localhost"}
+        assert srv.url.startswith("https://") and ep["cert_validation"] == pki.ca_path
+        with RunspacePool(WSMan(**ep)) as pool:
+            assert run(pool, script("vmm.vm_list")).output == ["[]"]
+        with pytest.raises(requests.exceptions.SSLError):
+            RunspacePool(WSMan(**(ep | {"cert_validation": True}))).open()  # public CAs only: refused
+
+
+def test_open_and_close_pool(sim):
+    pool = RunspacePool(wsman_for(sim.srv))
     pool.open()
     assert pool.state == RunspacePoolState.OPENED
     assert pool.protocol_version == "2.3"
     assert pool.application_private_data.data["PSVersionTable"]["PSEdition"] == "Desktop"
     assert pool.is_alive()
-    assert lab.srv.stats()["shells_open"] == 1
+    assert sim.srv.stats()["shells_open"] == 1
     pool.close()
-    assert lab.srv.stats()["shells_open"] == 0
-    stats = lab.srv.stats()
+    assert sim.srv.stats()["shells_open"] == 0
+    stats = sim.srv.stats()
     assert stats["requests_by_action"] == {"Create": 1, "Receive": 1, "Get": 1, "Delete": 1}
 
 
-def test_operation_returns_json(lab):
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+def test_operation_returns_json(sim):
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = run(pool, script("vmm.vm_list"))
         assert ps.state == PSInvocationState.COMPLETED and not ps.had_errors and ps.streams.error == []
         assert json.loads(ps.output[0]) == [{"Name": "vm1", "Status": "Running"}]
 
 
-def test_string_parameters_arrive_as_data(lab):
+def test_string_parameters_arrive_as_data(sim):
     params = {f"P{i}": s for i, s in enumerate(METACHARACTERS)}
     text = script("test.echo", *params)
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = run(pool, text, params)
         assert ps.state == PSInvocationState.COMPLETED, ps.streams.error
-    name, got, ctx = lab.calls[-1]
+    name, got, ctx = sim.calls[-1]
     assert got == params and all(type(v) is str for v in got.values())
     assert ctx.script == text  # the script text is unchanged, the values never enter it
-    assert lab.srv.operations("test.echo") == [("test.echo", params)]
+    assert sim.srv.operations("test.echo") == [("test.echo", params)]
 
 
-def test_typed_parameters_round_trip(lab):
+def test_typed_parameters_round_trip(sim):
     when = ET.Element("DT")
     when.text = "2024-01-02T03:04:05.123456Z"
     params = {
@@ -126,10 +137,10 @@ def test_typed_parameters_round_trip(lab):
         "Enabled": True, "Disabled": False, "Nothing": None, "Names": ["a", "b;c", ""], "Empty": [],
         "Props": {"Owner": "ops", "Tier": 2, "Nested": {"k": [1, None]}}, "When": when,
     }
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = run(pool, script("test.echo", *params), params)
         assert ps.state == PSInvocationState.COMPLETED, ps.streams.error
-    got = lab.calls[-1][1]
+    got = sim.calls[-1][1]
     assert got == {
         "Count": 42, "Negative": -7, "Big": 2**40, "Ratio": 0.1, "Enabled": True, "Disabled": False,
         "Nothing": None, "Names": ["a", "b;c", ""], "Empty": [],
@@ -140,24 +151,24 @@ def test_typed_parameters_round_trip(lab):
     assert type(got["Names"]) is list and type(got["Props"]["Owner"]) is str
 
 
-def test_secure_string_parameter_after_key_exchange(lab):
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+def test_secure_string_parameter_after_key_exchange(sim):
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         pool.exchange_keys()
         ps = run(pool, script("test.echo", "Password"), {"Password": TaggedValue("SS", "s3cr3t;$x")})
         assert ps.state == PSInvocationState.COMPLETED
-    assert lab.calls[-1][1] == {"Password": "s3cr3t;$x"}
+    assert sim.calls[-1][1] == {"Password": "s3cr3t;$x"}
 
 
-def test_output_types(lab):
-    lab.srv.register("test.types", lambda p, c: [
+def test_output_types(sim):
+    sim.srv.register("test.types", lambda p, c: [
         "text", 7, 2**40, 2.5, True, {"a": [1, "x", None]}, ["l", 1],
         datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc)])
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         out = run(pool, script("test.types")).output
     assert out == ["text", 7, 2**40, 2.5, True, {"a": [1, "x", None]}, ["l", 1], "2024-05-06T07:08:09Z"]
 
 
-def test_non_terminating_errors_leave_the_pipeline_completed(lab):
+def test_non_terminating_errors_leave_the_pipeline_completed(sim):
     def handler(params, ctx):
         ctx.write_error("VM vm9 was not found.", "801,Microsoft.SystemCenter.VirtualMachineManager.Cmdlets.GetVMCmdlet",
                         "ObjectNotFound", target="vm9")
@@ -165,8 +176,8 @@ def test_non_terminating_errors_leave_the_pipeline_completed(lab):
         ctx.progress("Refreshing", "half", percent=50)
         return ["partial"]
 
-    lab.srv.register("vmm.vm_get", handler)
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    sim.srv.register("vmm.vm_get", handler)
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = run(pool, script("vmm.vm_get"))
     assert ps.state == PSInvocationState.COMPLETED and not ps.had_errors
     assert ps.output == ["partial"]
@@ -176,17 +187,17 @@ def test_non_terminating_errors_leave_the_pipeline_completed(lab):
     assert err.exception.adapted_properties["Message"] == "VM vm9 was not found."
     assert [str(w.message) for w in ps.streams.warning] == ["careful"]
     assert ps.streams.progress[0].percent_complete == 50
-    assert lab.srv.pipelines[-1].errors == 1 and lab.srv.pipelines[-1].state == "Completed"
+    assert sim.srv.pipelines[-1].errors == 1 and sim.srv.pipelines[-1].state == "Completed"
 
 
-def test_terminating_error_fails_the_pipeline(lab):
+def test_terminating_error_fails_the_pipeline(sim):
     def handler(params, ctx):
         ctx.write_output("before")
         raise PowerShellError("The host is in maintenance mode.", "1730,Carmine", "InvalidOperation",
                               exception_type="Microsoft.VirtualManager.Utils.CarmineException")
 
-    lab.srv.register("vmm.vm_start", handler)
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    sim.srv.register("vmm.vm_start", handler)
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = run(pool, script("vmm.vm_start"))
         assert ps.state == PSInvocationState.FAILED and ps.had_errors
         assert ps.output == ["before"]
@@ -196,13 +207,13 @@ def test_terminating_error_fails_the_pipeline(lab):
         assert err.exception.adapted_properties["Message"] == "The host is in maintenance mode."
         # the pool stays usable after a failed pipeline
         assert run(pool, script("vmm.vm_list")).state == PSInvocationState.COMPLETED
-    record = [p for p in lab.srv.pipelines if p.op == "vmm.vm_start"][0]
+    record = [p for p in sim.srv.pipelines if p.op == "vmm.vm_start"][0]
     assert (record.state, record.error_id) == ("Failed", "1730,Carmine")
 
 
-def test_handler_bug_is_a_powershell_error_not_a_hang(lab):
-    lab.srv.register("test.bug", lambda p, c: 1 / 0)
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+def test_handler_bug_is_a_powershell_error_not_a_hang(sim):
+    sim.srv.register("test.bug", lambda p, c: 1 / 0)
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = run(pool, script("test.bug"))
     assert ps.state == PSInvocationState.FAILED
     assert "ZeroDivisionError" in ps.streams.error[0].exception.adapted_properties["Message"]
@@ -218,9 +229,9 @@ def test_handler_bug_is_a_powershell_error_not_a_hang(lab):
     (lambda ps: ps.add_cmdlet("Get-SCVMHost").add_parameter("ComputerName", "h1"), "CommandNotFoundException",
      "The term 'Get-SCVMHost' is not recognized as the name of a cmdlet"),
 ])
-def test_unknown_operations_get_powershell_errors(lab, build, fq_error, message):
-    lab.srv.register("vmm.vm_list", lambda p, c: [], versions=[1], replace=True)
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+def test_unknown_operations_get_powershell_errors(sim, build, fq_error, message):
+    sim.srv.register("vmm.vm_list", lambda p, c: [], versions=[1], replace=True)
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = PowerShell(pool)
         build(ps)
         ps.invoke()
@@ -229,20 +240,32 @@ def test_unknown_operations_get_powershell_errors(lab, build, fq_error, message)
     assert err.fq_error == fq_error and message in err.exception.adapted_properties["Message"]
 
 
-def test_parameter_binding_like_powershell(lab):
+def test_parameter_binding_like_powershell(sim):
     text = "# op: test.echo v1\nparam(\n  [Parameter(Mandatory = $true)][string]$VMName,\n  [int]$Count = 1,\n  [switch]$Force\n)\n"
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         assert run(pool, text, {"vmname": "a", "Force": True}).state == PSInvocationState.COMPLETED
-        assert lab.calls[-1][1] == {"VMName": "a", "Force": True}  # declared spelling, as PowerShell binds
+        assert sim.calls[-1][1] == {"VMName": "a", "Force": True}  # declared spelling, as PowerShell binds
         ps = PowerShell(pool)
         ps.add_script(text).add_argument("positional").add_argument(3)
         ps.invoke()
-        assert lab.calls[-1][1] == {"VMName": "positional", "Count": 3}
+        assert sim.calls[-1][1] == {"VMName": "positional", "Count": 3}
         bad = run(pool, text, {"VMName": "a", "Cuont": 2})
         assert bad.state == PSInvocationState.FAILED
         assert bad.streams.error[0].fq_error == "NamedParameterNotFound"
         missing = run(pool, text, {"Count": 2})
         assert "missing mandatory parameters: VMName" in missing.streams.error[0].exception.adapted_properties["Message"]
+        ambiguous = run(pool, script("test.echo", "VMName", "VMHost"), {"VM": 1})
+        assert ambiguous.streams.error[0].fq_error == "AmbiguousParameter"
+        assert "Possible matches include: -VMName -VMHost." in ambiguous.streams.error[0].exception.adapted_properties["Message"]
+
+
+def test_loose_binding_passes_arguments_as_sent():
+    srv = PsrpServer(password="pw", dispatcher=Dispatcher(strict_binding=False))
+    seen = []
+    srv.register("test.loose", lambda p, c: seen.append(p))
+    with srv, RunspacePool(wsman_for(srv)) as pool:
+        assert run(pool, script("test.loose", "Name"), {"name": "x", "Undeclared": 1}).state == PSInvocationState.COMPLETED
+    assert seen == [{"name": "x", "Undeclared": 1}]
 
 
 def test_marker_and_param_block_parsing():
@@ -264,22 +287,22 @@ $Name
     assert got == [("Name", True, False), ("Props", False, False), ("Optional", False, False), ("WhatIf", False, True)]
 
 
-def test_bad_credentials_are_refused(lab):
+def test_bad_credentials_are_refused(sim):
     with pytest.raises(AuthenticationError):
-        RunspacePool(wsman_for(lab.srv, password="wrong")).open()
-    assert lab.srv.stats()["unauthorized"] == 1 and lab.srv.stats()["shells_created"] == 0
-    r = requests.post(lab.srv.url, data=b"<x/>", timeout=5)
+        RunspacePool(wsman_for(sim.srv, password="wrong")).open()
+    assert sim.srv.stats()["unauthorized"] == 1 and sim.srv.stats()["shells_created"] == 0
+    r = requests.post(sim.srv.url, data=b"<x/>", timeout=5)
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_concurrent_pipelines_on_one_pool_overlap(lab):
+def test_concurrent_pipelines_on_one_pool_overlap(sim):
     def slow(params, ctx):
         started = time.monotonic()
         ctx.sleep(0.6)
         return [json.dumps({"tag": params["Tag"], "started": started})]
 
-    lab.srv.register("test.slow", slow)
-    with RunspacePool(wsman_for(lab.srv), max_runspaces=4) as pool:
+    sim.srv.register("test.slow", slow)
+    with RunspacePool(wsman_for(sim.srv), max_runspaces=4) as pool:
         t0 = time.monotonic()
         shells = []
         for i in range(4):
@@ -294,9 +317,9 @@ def test_concurrent_pipelines_on_one_pool_overlap(lab):
     assert max(r["started"] for r in results) - min(r["started"] for r in results) < 0.4
 
 
-def test_pool_with_one_runspace_queues_pipelines(lab):
-    lab.srv.register("test.slow", lambda p, c: [c.sleep(0.3)])
-    with RunspacePool(wsman_for(lab.srv)) as pool:  # max_runspaces=1, pypsrp's default
+def test_pool_with_one_runspace_queues_pipelines(sim):
+    sim.srv.register("test.slow", lambda p, c: [c.sleep(0.3)])
+    with RunspacePool(wsman_for(sim.srv)) as pool:  # max_runspaces=1, pypsrp's default
         t0 = time.monotonic()
         shells = [PowerShell(pool) for _ in range(2)]
         for ps in shells:
@@ -307,10 +330,10 @@ def test_pool_with_one_runspace_queues_pipelines(lab):
         assert time.monotonic() - t0 >= 0.55
 
 
-def test_blocking_handler_does_not_block_another_pool(lab):
+def test_blocking_handler_does_not_block_another_pool(sim):
     release = threading.Event()
-    lab.srv.register("test.block", lambda p, c: [release.wait(10)])
-    with RunspacePool(wsman_for(lab.srv)) as slow_pool, RunspacePool(wsman_for(lab.srv)) as fast_pool:
+    sim.srv.register("test.block", lambda p, c: [release.wait(10)])
+    with RunspacePool(wsman_for(sim.srv)) as slow_pool, RunspacePool(wsman_for(sim.srv)) as fast_pool:
         blocked = PowerShell(slow_pool)
         blocked.add_script(script("test.block"))
         blocked.begin_invoke()
@@ -321,10 +344,10 @@ def test_blocking_handler_does_not_block_another_pool(lab):
         assert blocked.end_invoke() == [True]
 
 
-def test_stop_cancels_a_running_pipeline(lab):
+def test_stop_cancels_a_running_pipeline(sim):
     outcome = []
-    lab.srv.register("test.wait", lambda p, c: outcome.append(c.sleep(20)))
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    sim.srv.register("test.wait", lambda p, c: outcome.append(c.sleep(20)))
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         ps = PowerShell(pool)
         ps.add_script(script("test.wait"))
         ps.begin_invoke()
@@ -338,7 +361,7 @@ def test_stop_cancels_a_running_pipeline(lab):
         assert run(pool, script("vmm.vm_list")).state == PSInvocationState.COMPLETED
 
 
-def test_pool_initialisation_op_and_session_state(lab):
+def test_pool_initialisation_op_and_session_state(sim):
     def connect(params, ctx):
         ctx.session["vmm_server"] = params["ComputerName"]
         return []
@@ -346,43 +369,43 @@ def test_pool_initialisation_op_and_session_state(lab):
     def whoami(params, ctx):
         return [ctx.session.get("vmm_server", "not connected")]
 
-    lab.srv.register("vmm.connect", connect)
-    lab.srv.register("vmm.whoami", whoami)
-    with RunspacePool(wsman_for(lab.srv)) as pool, RunspacePool(wsman_for(lab.srv)) as other:
+    sim.srv.register("vmm.connect", connect)
+    sim.srv.register("vmm.whoami", whoami)
+    with RunspacePool(wsman_for(sim.srv)) as pool, RunspacePool(wsman_for(sim.srv)) as other:
         run(pool, script("vmm.connect", "ComputerName"), {"ComputerName": "vmm01.lab"})
         assert run(pool, script("vmm.whoami")).output == ["vmm01.lab"]
         assert run(other, script("vmm.whoami")).output == ["not connected"]
 
 
-def test_large_output_is_fragmented_and_chunked(lab):
+def test_large_output_is_fragmented_and_chunked(sim):
     vms = [{"ID": str(uuid.UUID(int=i)), "Name": f"vm{i:05d}", "Status": "Running", "HostName": f"hv{i % 40:02d}",
             "CustomProperties": {"Owner": "team-" + str(i % 7), "Notes": "n" * 500}} for i in range(5000)]
     payload = json.dumps(vms)
     assert len(payload) > 3_000_000
-    lab.srv.register("vmm.vm_list", lambda p, c: [payload], replace=True)
-    with RunspacePool(wsman_for(lab.srv)) as pool:
-        lab.srv.reset_stats()
+    sim.srv.register("vmm.vm_list", lambda p, c: [payload], replace=True)
+    with RunspacePool(wsman_for(sim.srv)) as pool:
+        sim.srv.reset_stats()
         ps = run(pool, script("vmm.vm_list"))
     assert ps.output == [payload]
-    stats = lab.srv.stats()
+    stats = sim.srv.stats()
     # 32 KiB PSRP fragments, several per Receive, every answer within pypsrp's 512000-byte MaxEnvelopeSize
     assert 3_000_000 / 512_000 < stats["requests_by_action"]["Receive"] < 40
     assert 400_000 < stats["largest_response"] <= 512_000
 
 
-def test_small_max_envelope_size_is_respected(lab):
+def test_small_max_envelope_size_is_respected(sim):
     payload = "y" * 300_000
-    lab.srv.register("test.big", lambda p, c: [payload])
-    conn = wsman_for(lab.srv, max_envelope_size=51200)
+    sim.srv.register("test.big", lambda p, c: [payload])
+    conn = wsman_for(sim.srv, max_envelope_size=51200)
     with RunspacePool(conn) as pool:
         conn.update_max_payload_size(51200)  # stay small after negotiation (pypsrp raises it for 2.2+)
         pool._fragmenter.max_size = conn.max_payload_size - 21
         assert run(pool, script("test.big")).output == [payload]
-    assert lab.srv.stats()["largest_response"] <= 51200
+    assert sim.srv.stats()["largest_response"] <= 51200
 
 
-def test_wsman_faults_look_like_windows(lab):
-    conn = wsman_for(lab.srv)
+def test_wsman_faults_look_like_windows(sim):
+    conn = wsman_for(sim.srv)
     selectors = SelectorSet()
     selectors.add_option("ShellId", str(uuid.uuid4()).upper())
     with pytest.raises(WSManFaultError) as exc:
@@ -392,7 +415,7 @@ def test_wsman_faults_look_like_windows(lab):
         with pytest.raises(WSManFaultError) as exc:
             pool.shell.receive("stdout", command_id=str(uuid.uuid4()).upper())
         assert exc.value.code == 2150858843 and "command identifier that does not exist" in exc.value.reason
-        lab.srv.register("test.slow", lambda p, c: [c.sleep(3)])
+        sim.srv.register("test.slow", lambda p, c: [c.sleep(3)])
         ps = PowerShell(pool)
         ps.add_script(script("test.slow"))
         ps.begin_invoke()
@@ -403,71 +426,74 @@ def test_wsman_faults_look_like_windows(lab):
         assert ps.state == PSInvocationState.RUNNING
         ps.stop()
     with pytest.raises(WSManFaultError) as exc:
-        RunspacePool(wsman_for(lab.srv), configuration_name="Microsoft.Exchange").open()
+        RunspacePool(wsman_for(sim.srv), configuration_name="Microsoft.Exchange").open()
     assert exc.value.code == 2150858770 and "Microsoft.Exchange session configuration" in exc.value.reason
     conn.update_max_payload_size()
     assert conn.max_envelope_size == 512000
+    with pytest.raises(WSManFaultError) as exc:
+        RunspacePool.get_runspace_pools(conn)  # WS-Enumeration of shells is not simulated
+    assert exc.value.code == 2150858771
 
 
-def test_dropped_connection_surfaces_as_connection_error(lab):
-    with RunspacePool(wsman_for(lab.srv)) as pool:
-        lab.srv.drop(count=1, action="Command")
+def test_dropped_connection_surfaces_as_connection_error(sim):
+    with RunspacePool(wsman_for(sim.srv)) as pool:
+        sim.srv.drop(count=1, action="Command")
         with pytest.raises(requests.exceptions.ConnectionError):
             run(pool, script("vmm.vm_list"))
-        assert lab.srv.stats()["pipelines"] == 0  # dropped before it was processed
+        assert sim.srv.stats()["pipelines"] == 0  # dropped before it was processed
         assert run(pool, script("vmm.vm_list")).state == PSInvocationState.COMPLETED
 
-        lab.srv.drop(count=1, action="Command", when="after")  # the pipeline runs, its answer is lost
+        sim.srv.drop(count=1, action="Command", when="after")  # the pipeline runs, its answer is lost
         with pytest.raises(requests.exceptions.ConnectionError):
             run(pool, script("test.echo", "Tag"), {"Tag": "lost-answer"})
         deadline = time.monotonic() + 5
-        while not any(c[1].get("Tag") == "lost-answer" for c in lab.calls) and time.monotonic() < deadline:
+        while not any(c[1].get("Tag") == "lost-answer" for c in sim.calls) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert lab.calls[-1][1] == {"Tag": "lost-answer"}
-    assert lab.srv.stats()["dropped"] == 2
+        assert sim.calls[-1][1] == {"Tag": "lost-answer"}
+    assert sim.srv.stats()["dropped"] == 2
 
 
-def test_delay_and_http_error_injection(lab):
-    with RunspacePool(wsman_for(lab.srv)) as pool:
-        lab.srv.delay(0.4, count=1, action="Command")
+def test_delay_and_http_error_injection(sim):
+    with RunspacePool(wsman_for(sim.srv)) as pool:
+        sim.srv.delay(0.4, count=1, action="Command")
         t0 = time.monotonic()
         run(pool, script("vmm.vm_list"))
         assert time.monotonic() - t0 >= 0.4
-        lab.srv.http_error(503, count=1, action="Command")
+        sim.srv.http_error(503, count=1, action="Command")
         with pytest.raises(WinRMTransportError) as exc:
             run(pool, script("vmm.vm_list"))
         assert exc.value.code == 503
 
 
-def test_fail_next_invocation_of_an_operation(lab):
-    lab.srv.fail_next("vmm.vm_list", PowerShellError("Unable to connect to the VMM server.", "1600,Connect",
+def test_fail_next_invocation_of_an_operation(sim):
+    sim.srv.fail_next("vmm.vm_list", PowerShellError("Unable to connect to the VMM server.", "1600,Connect",
                                                      "ConnectionError"), count=1)
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         first = run(pool, script("vmm.vm_list"))
         second = run(pool, script("vmm.vm_list"))
     assert first.state == PSInvocationState.FAILED and first.streams.error[0].fq_error == "1600,Connect"
     assert second.state == PSInvocationState.COMPLETED
-    assert [p.state for p in lab.srv.pipelines] == ["Failed", "Completed"]
+    assert [p.state for p in sim.srv.pipelines] == ["Failed", "Completed"]
 
 
-def test_journal_counts_pipelines_and_requests(lab):
-    with RunspacePool(wsman_for(lab.srv)) as pool:
-        lab.srv.reset_stats()
+def test_journal_counts_pipelines_and_requests(sim):
+    with RunspacePool(wsman_for(sim.srv)) as pool:
+        sim.srv.reset_stats()
         run(pool, script("test.echo", "Names"), {"Names": [f"vm{i}" for i in range(200)]})
-    stats = lab.srv.stats()
+    stats = sim.srv.stats()
     assert stats["pipelines"] == 1 and stats["pipelines_by_op"] == {"test.echo": 1}
     assert stats["requests_by_action"]["Command"] == 1
-    record = lab.srv.pipelines[0]
+    record = sim.srv.pipelines[0]
     assert record.op == "test.echo" and record.version == 1 and record.username == "vmops"
     assert record.params["Names"][-1] == "vm199" and record.seconds is not None
 
 
-def test_control_api_over_http(lab):
-    base = f"http://{lab.srv.host}:{lab.srv.port}/_sim"
+def test_control_api_over_http(sim):
+    base = f"http://{sim.srv.host}:{sim.srv.port}/_sim"
     fault = {"kind": "fail_op", "op": "vmm.vm_list", "message": "injected", "error_id": "X1", "category": "ResourceBusy"}
     req = urllib.request.Request(base + "/faults", data=json.dumps(fault).encode(), method="POST")
     assert json.load(urllib.request.urlopen(req, timeout=5))["op"] == "vmm.vm_list"
-    with RunspacePool(wsman_for(lab.srv)) as pool:
+    with RunspacePool(wsman_for(sim.srv)) as pool:
         assert run(pool, script("vmm.vm_list")).streams.error[0].fq_error == "X1"
     stats = json.load(urllib.request.urlopen(base + "/stats", timeout=5))
     assert stats["pipelines"] == 1
