@@ -1,4 +1,4 @@
-"""HTTP front end and WS-Man actions: `PsrpServer`, a loopback WinRM endpoint for pypsrp.
+"""`PsrpServer`, a loopback WinRM endpoint for pypsrp: request handling and the WS-Man actions.
 
 Request flow: `/_sim/...` -> the control API; `/wsman` -> Basic auth, fault rules, SOAP parsing,
 the shell action, the answer (200, or 500 with a SOAP fault like WinRM). Pipelines run in worker
@@ -11,29 +11,24 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import logging
 import secrets
-import socket
-import ssl
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from psrpcore.types import PSVersion
 
-from . import wsman
+from . import admin, wsman
 from .control import Faults, Journal, PipelineRecord, Rule
 from .dispatch import Dispatcher, OperationContext, PowerShellError, invocation_from
-from .records import category_of, to_ps
+from .records import to_ps
 from .runspace import Command, Shell
+from .transport import Handler, HTTPServer, ssl_context
 from .wsman import WSManFault
 
 log = logging.getLogger("simulators.psrp")
-MAX_BODY = 64 << 20
-SOAP_TYPE = "application/soap+xml;charset=UTF-8"
 DEFAULT_CONFIGURATIONS = ("Microsoft.PowerShell",)
 
 
@@ -49,128 +44,6 @@ def _private_data() -> dict:
         "PSRemotingProtocolVersion": PSVersion("2.3"),
         "SerializationVersion": PSVersion("1.1.0.1"),
     }}
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    # daemon threads never keep the interpreter alive, but socketserver does not join them on
-    # server_close(), so they are tracked here and joined by close()
-    daemon_threads = True
-
-    def __init__(self, address, handler, sim: PsrpServer, ssl_context: ssl.SSLContext | None):
-        self.sim = sim
-        self.ssl_context = ssl_context
-        self.connections: set[socket.socket] = set()
-        self.conn_threads: set[threading.Thread] = set()
-        self.conn_lock = threading.Lock()
-        super().__init__(address, handler)
-
-    def process_request(self, request, client_address):
-        t = threading.Thread(target=self.process_request_thread, args=(request, client_address),
-                             name=f"psrp-conn-{client_address[1]}", daemon=True)
-        with self.conn_lock:
-            self.connections.add(request)
-            self.conn_threads = {c for c in self.conn_threads if c.is_alive()}
-            self.conn_threads.add(t)
-        t.start()
-
-    def finish_request(self, request, client_address):
-        if self.ssl_context is None:
-            super().finish_request(request, client_address)
-            return
-        # TLS handshake in the connection thread so a slow client never blocks accept()
-        request.settimeout(10)
-        try:
-            conn = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            log.debug("TLS handshake from %s failed: %s", client_address, exc)
-            return
-        with self.conn_lock:
-            self.connections.discard(request)
-            self.connections.add(conn)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        finally:
-            with self.conn_lock:
-                self.connections.discard(conn)
-            conn.close()
-
-    def handle_error(self, request, client_address):
-        # a client that went away mid-answer (or a dropped connection) is not worth a traceback on stderr
-        log.debug("connection from %s ended with an error", client_address, exc_info=True)
-
-    def shutdown_request(self, request):
-        with self.conn_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
-
-    def close(self, timeout: float) -> None:
-        """Close the listener, wake threads blocked on keep-alive connections and join them."""
-        self.server_close()
-        with self.conn_lock:
-            conns = list(self.connections)
-            threads = list(self.conn_threads)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        deadline = time.monotonic() + timeout
-        for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "Microsoft-HTTPAPI/2.0"
-    sys_version = ""
-    timeout = 300  # idle keep-alive connections are closed after this
-
-    def setup(self):
-        super().setup()
-        # answers are written as headers + body; without this they stall on Nagle + delayed ACK
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, fmt, *args):  # to the logger, never stdout/stderr
-        log.debug("%s %s", self.address_string(), fmt % args)
-
-    def do_POST(self):
-        self.server.sim._handle(self)
-
-    do_GET = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = do_POST
-
-    def read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > MAX_BODY:
-            raise ValueError("bad Content-Length")
-        return self.rfile.read(length) if length else b""
-
-    def reply(self, status: int, body: bytes = b"", content_type: str = SOAP_TYPE, headers: dict | None = None):
-        self.send_response(status)
-        if body:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class PsrpServer:
@@ -196,7 +69,7 @@ class PsrpServer:
         self.faults = Faults()
         self.journal = Journal()
         self._requested_port = port
-        self._httpd: _HTTPServer | None = None
+        self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._shells: dict[str, Shell] = {}
         self._workers: set[threading.Thread] = set()
@@ -209,12 +82,8 @@ class PsrpServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        context = None
-        if self.pki is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(self.pki.cert_path, self.pki.key_path)
-        self._httpd = _HTTPServer((self.host, self._requested_port), _Handler, self, context)
+        context = ssl_context(self.pki) if self.pki is not None else None
+        self._httpd = HTTPServer((self.host, self._requested_port), Handler, self, context)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"psrp-http-{self.port}", daemon=True)
         self._thread.start()
@@ -331,7 +200,7 @@ class PsrpServer:
         ok_password = hmac.compare_digest(password.encode(), self.password.encode())
         return user if ok_user and ok_password else None
 
-    def _handle(self, h: _Handler) -> None:
+    def _handle(self, h: Handler) -> None:
         path = urlsplit(h.path).path
         try:
             body = h.read_body()
@@ -340,7 +209,7 @@ class PsrpServer:
             h.reply(400)
             return
         if path.startswith("/_sim"):
-            self._admin(h, path, body)
+            admin.handle(self, h, path, body)
             return
         if path.rstrip("/") != "/wsman":
             h.reply(404)
@@ -550,51 +419,3 @@ class PsrpServer:
                 record.errors = ctx.errors
             record.state = cmd.state
             record.finished = time.time()
-
-    # -- /_sim control API ---------------------------------------------------------------------------
-
-    def _admin(self, h: _Handler, path: str, body: bytes) -> None:
-        """GET /_sim/stats, /_sim/pipelines, /_sim/faults; POST /_sim/faults (JSON rule), /_sim/reset;
-        DELETE /_sim/faults. Loopback only and unauthenticated, like the Tintri simulator's."""
-        try:
-            route = (h.command, path.rstrip("/"))
-            if route == ("GET", "/_sim/stats"):
-                result = self.stats()
-            elif route == ("GET", "/_sim/pipelines"):
-                result = [p.to_dict() for p in self.pipelines]
-            elif route == ("GET", "/_sim/faults"):
-                result = self.faults.rules()
-            elif route == ("DELETE", "/_sim/faults"):
-                self.clear_faults()
-                result = {"cleared": True}
-            elif route == ("POST", "/_sim/reset"):
-                self.reset_stats()
-                result = {"reset": True}
-            elif route == ("POST", "/_sim/faults"):
-                result = self._admin_fault(json.loads(body or b"{}"))
-            else:
-                h.reply(404, b'{"error": "no such control path"}', "application/json")
-                return
-            h.reply(200, json.dumps(result, default=str).encode(), "application/json")
-        except (ValueError, TypeError, KeyError) as exc:
-            h.reply(400, json.dumps({"error": str(exc)}).encode(), "application/json")
-
-    def _admin_fault(self, spec: dict) -> dict:
-        kind = spec.get("kind")
-        count = spec.get("count", 1)
-        action = spec.get("action")
-        if kind == "drop":
-            rule = self.drop(count, action, spec.get("when", "before"))
-        elif kind == "delay":
-            rule = self.delay(float(spec["seconds"]), spec.get("count"), action)
-        elif kind == "http_error":
-            rule = self.http_error(int(spec.get("status", 503)), count, action)
-        elif kind == "fail_op":
-            category_of(spec.get("category", "NotSpecified"))
-            rule = self.fail_next(spec["op"], PowerShellError(
-                spec.get("message", "vmops simulator: injected failure"), spec.get("error_id", "VmopsSimulator.Injected"),
-                spec.get("category", "NotSpecified"), spec.get("exception_type", "System.Management.Automation.RuntimeException")),
-                count)
-        else:
-            raise ValueError("kind must be drop, delay, http_error or fail_op")
-        return {"kind": rule.kind, "count": rule.count, "action": rule.action, "op": rule.op}
