@@ -23,7 +23,7 @@ from psrpcore.types import PSVersion
 from . import admin, wsman
 from .control import Faults, Journal, PipelineRecord, Rule
 from .dispatch import Dispatcher, OperationContext, PowerShellError, invocation_from
-from .records import to_ps
+from .records import to_ps, to_python
 from .runspace import Command, Shell
 from .transport import Handler, HTTPServer, ssl_context
 from .wsman import WSManFault
@@ -400,7 +400,7 @@ class PsrpServer:
                 raise injected
             ctx = OperationContext(op=inv.op, version=inv.version, script=inv.command, params=params,
                                    shell_id=shell.id, pipeline_id=record.pipeline_id, username=shell.owner,
-                                   session=shell.session, cancelled=cmd.cancelled, sink=cmd, pipeline_input=cmd.input)
+                                   session=shell.session, cancelled=cmd.cancelled, sink=cmd, pipeline_input=[to_python(v) for v in cmd.input])
             outputs = Dispatcher.call(handler, params, ctx)
             shell.complete(cmd, [to_ps(o) for o in outputs])
             record.outputs = len(outputs)

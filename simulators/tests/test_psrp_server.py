@@ -168,6 +168,15 @@ def test_output_types(sim):
     assert out == ["text", 7, 2**40, 2.5, True, {"a": [1, "x", None]}, ["l", 1], "2024-05-06T07:08:09Z"]
 
 
+def test_pipeline_input_reaches_the_handler(sim):
+    sim.srv.register("test.input", lambda p, c: [json.dumps(c.input)])
+    with RunspacePool(wsman_for(sim.srv)) as pool:
+        ps = PowerShell(pool)
+        ps.add_script(script("test.input"))
+        out = ps.invoke(input=["vm1", 2, {"k": True}])
+    assert json.loads(out[0]) == ["vm1", 2, {"k": True}]
+
+
 def test_non_terminating_errors_leave_the_pipeline_completed(sim):
     def handler(params, ctx):
         ctx.write_error("VM vm9 was not found.", "801,Microsoft.SystemCenter.VirtualMachineManager.Cmdlets.GetVMCmdlet",
@@ -393,15 +402,14 @@ def test_large_output_is_fragmented_and_chunked(sim):
     assert 400_000 < stats["largest_response"] <= 512_000
 
 
-def test_small_max_envelope_size_is_respected(sim):
+@pytest.mark.parametrize("envelope", [51200, 16384])
+def test_small_max_envelope_size_is_respected(sim, envelope):
     payload = "y" * 300_000
     sim.srv.register("test.big", lambda p, c: [payload])
-    conn = wsman_for(sim.srv, max_envelope_size=51200)
-    with RunspacePool(conn) as pool:
-        conn.update_max_payload_size(51200)  # stay small after negotiation (pypsrp raises it for 2.2+)
-        pool._fragmenter.max_size = conn.max_payload_size - 21
+    with RunspacePool(wsman_for(sim.srv, max_envelope_size=envelope)) as pool:
         assert run(pool, script("test.big")).output == [payload]
-    assert sim.srv.stats()["largest_response"] <= 51200
+    # below 32 KiB fragments no longer fit: the server cuts smaller ones
+    assert sim.srv.stats()["largest_response"] <= envelope
 
 
 def test_wsman_faults_look_like_windows(sim):
