@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmops.datacenter contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Intention-level access to System Center VMM over the operation catalogue.
+
+``VmmClient(runner)`` turns module intentions into catalogue operations: one pipeline per
+batch, never one per VM. Writes start VMM jobs for all targets together and await them
+together with ``vmm.job_wait``; each target's outcome carries its own error, so one bad VM
+never hides the others. ``VmmJobError`` names the VMM error id and text (801 not found,
+1730 invalid state).
+
+Private to the collection: the interface may change between releases.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.vmops.datacenter.plugins.module_utils._vmm_ops import (
+    ERROR_INVALID_STATE,
+    ERROR_NOT_FOUND,
+    ERROR_TRANSIENT,
+)
+
+VM_STATUSES = ["Running", "PowerOff", "Saved", "Paused"]
+JOB_FAILED = frozenset(["Failed", "Canceled", "NotFound"])
+
+
+class VmmJobError(Exception):
+    """A VMM job (or the start of one) failed; ``str()`` is the message shown to the user."""
+
+    def __init__(self, message, error_id=None, text=None, target=None, job=None):
+        super().__init__(message)
+        self.error_id = error_id
+        self.text = text
+        self.target = target
+        self.job = job
+
+    @property
+    def not_found(self):
+        return self.error_id == ERROR_NOT_FOUND
+
+    @property
+    def invalid_state(self):
+        return self.error_id == ERROR_INVALID_STATE
+
+    @property
+    def transient(self):
+        return self.error_id == ERROR_TRANSIENT
+
+    def as_dict(self):
+        return dict(error_id=self.error_id, message=self.text, target=self.target, job=self.job)
+
+
+def _listed(value):
+    """Catalogue parameters take lists; None stays unset so the script's default applies."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return list(value) or None
+    return [value]
+
+
+def _set(**params):
+    return dict((k, v) for k, v in params.items() if v is not None)
+
+
+def outcome_error(item):
+    """The error of one write target: from starting its job, its job's failure, or a timeout."""
+    if item.get("error"):
+        return item["error"]
+    job = item.get("job")
+    if job is None:
+        return None
+    if job.get("status") in JOB_FAILED:
+        return job.get("error") or dict(id=None, message="VMM job %s ended %s." % (job.get("id"), job.get("status")))
+    if not job.get("is_completed"):
+        return dict(id=None, message="VMM job %s did not finish in time (status %s, %s%%); it keeps running." % (
+            job.get("id"), job.get("status"), job.get("progress")))
+    return None
+
+
+def raise_for_errors(items, key):
+    """Raise VmmJobError for the first failed target, counting the others."""
+    failed = [(item, outcome_error(item)) for item in items]
+    failed = [(item, error) for item, error in failed if error]
+    if not failed:
+        return
+    item, error = failed[0]
+    others = " (and %d more failed)" % (len(failed) - 1) if len(failed) > 1 else ""
+    error_id = error.get("id")
+    label = "VMM error %s" % error_id if error_id is not None else "VMM"
+    raise VmmJobError("%s %s: %s: %s%s" % (key, item.get(key), label, error.get("message"), others),
+                      error_id=error_id, text=error.get("message"), target=item.get(key), job=item.get("job"))
+
+
+class VmmClient:
+    """VMM operations for one module run; ``runner`` is a PsrpRunner (or a fake in unit tests)."""
+
+    def __init__(self, runner):
+        self.runner = runner
+
+    # -- VMs --------------------------------------------------------------------------------
+
+    def find_vms(self, ids=None, names=None, hosts=None, clusters=None, statuses=None,
+                 custom_property=None, custom_value=None):
+        """VMs matching every given filter (lists match any of their values)."""
+        params = _set(VMId=_listed(ids), Name=_listed(names), HostName=_listed(hosts),
+                      ClusterName=_listed(clusters), Status=_listed(statuses),
+                      CustomPropertyName=custom_property or None, CustomPropertyValue=custom_value or None)
+        return self.runner.run("vmm.vm_list", **params)
+
+    def power(self, vm_ids, action, wait=True, wait_timeout=600, poll_interval=5.0):
+        """Start one power action on every VM at once, then await all jobs together."""
+        return self._jobs("vmm.vm_power", dict(VMId=list(vm_ids), Action=action), wait, wait_timeout, poll_interval)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def list_checkpoints(self, vm_ids):
+        return self.runner.run("vmm.checkpoint_list", VMId=list(vm_ids))
+
+    def create_checkpoints(self, vm_ids, name, description=None, wait=True, wait_timeout=600, poll_interval=5.0):
+        params = _set(VMId=list(vm_ids), Name=name, Description=description)
+        return self._jobs("vmm.checkpoint_new", params, wait, wait_timeout, poll_interval)
+
+    def remove_checkpoints(self, checkpoint_ids, wait=True, wait_timeout=600, poll_interval=5.0):
+        return self._jobs("vmm.checkpoint_remove", dict(CheckpointId=list(checkpoint_ids)), wait, wait_timeout,
+                          poll_interval)
+
+    def restore_checkpoints(self, checkpoint_ids, wait=True, wait_timeout=600, poll_interval=5.0):
+        return self._jobs("vmm.checkpoint_restore", dict(CheckpointId=list(checkpoint_ids)), wait, wait_timeout,
+                          poll_interval)
+
+    # -- hosts ------------------------------------------------------------------------------
+
+    def list_hosts(self, names=None, clusters=None):
+        return self.runner.run("vmm.host_list", **_set(ComputerName=_listed(names), ClusterName=_listed(clusters)))
+
+    def host_maintenance(self, names, enable, move_within_cluster=False, wait=True, wait_timeout=1800,
+                         poll_interval=5.0):
+        """Put hosts into maintenance mode (``enable=True``) or take them out of it."""
+        params = dict(ComputerName=list(names), Action="disable" if enable else "enable")
+        if enable and move_within_cluster:
+            params["MoveWithinCluster"] = True
+        return self._jobs("vmm.host_maintenance", params, wait, wait_timeout, poll_interval)
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    def list_jobs(self, ids=None, newest=None):
+        return self.runner.run("vmm.job_list", **_set(JobId=_listed(ids), Newest=newest or None))
+
+    def wait_jobs(self, job_ids, wait_timeout, poll_interval):
+        """Await jobs in one pipeline; unfinished ones come back with ``is_completed`` false."""
+        return self.runner.run("vmm.job_wait", JobId=list(job_ids), TimeoutSeconds=float(wait_timeout),
+                               PollSeconds=float(poll_interval))
+
+    def _jobs(self, op, params, wait, wait_timeout, poll_interval):
+        items = [dict(item, job=None) for item in self.runner.run(op, **params)]
+        job_ids = [item["job_id"] for item in items if item.get("job_id")]
+        if wait and job_ids:
+            jobs = dict((job["id"], job) for job in self.wait_jobs(job_ids, wait_timeout, poll_interval))
+            for item in items:
+                item["job"] = jobs.get(item.get("job_id"))
+        return items
