@@ -228,8 +228,9 @@ class PsrpRunner:
                 error = self._transport_error(op, exc, retry)
             if not error.transient:
                 raise error
-            # The pool may be broken after a lost connection: start over with a fresh one.
-            self.close()
+            if error.error_id is None:
+                # The pool may be broken after a lost connection: start over with a fresh one.
+                self.close()
             delay = next(delays, None)
             if delay is None:
                 raise error

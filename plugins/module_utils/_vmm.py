@@ -14,6 +14,16 @@ Private to the collection: the interface may change between releases.
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.vmops.datacenter.plugins.module_utils._psrp import (
+    HAS_PYPSRP,
+    PSRP_REQUIRED_TOGETHER,
+    PYPSRP_IMPORT_ERROR,
+    PsrpError,
+    psrp_argument_spec,
+    runner_from_params,
+)
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm_ops import (
     ERROR_INVALID_STATE,
     ERROR_NOT_FOUND,
@@ -160,3 +170,42 @@ class VmmClient:
             for item in items:
                 item["job"] = jobs.get(item.get("job_id"))
         return items
+
+
+class VmmModule:
+    """AnsibleModule plus a VMM session; ``run(work)`` is the whole life of a module."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = psrp_argument_spec()
+        spec.update(argument_spec)
+        kwargs["required_together"] = list(kwargs.get("required_together") or []) + PSRP_REQUIRED_TOGETHER
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        self.result = dict(changed=False)
+        if not HAS_PYPSRP:
+            self.module.fail_json(msg=missing_required_lib("pypsrp"), exception=str(PYPSRP_IMPORT_ERROR))
+        for name in ("operation_timeout", "connection_timeout", "wait_timeout", "poll_interval"):
+            if self.params.get(name) is not None and self.params[name] <= 0:
+                self.module.fail_json(msg="%s must be greater than zero, got %s." % (name, self.params[name]))
+        if self.params["retries"] < 0:
+            self.module.fail_json(msg="retries must not be negative, got %s." % self.params["retries"])
+
+    def run(self, work):
+        """Open the session, call ``work(client)``, close the session (always), exit with ``self.result``."""
+        runner = runner_from_params(self.params, "vmm")
+        try:
+            with runner:
+                work(VmmClient(runner))
+        except PsrpError as exc:
+            self.fail(str(exc), psrp_error=exc.as_dict())
+        except VmmJobError as exc:
+            self.fail(str(exc), vmm_error=exc.as_dict())
+        for warning in runner.warnings:
+            self.module.warn(warning)
+        self.module.exit_json(**self.result)
+
+    def fail(self, msg, **details):
+        payload = dict(self.result)
+        payload.update(details)
+        payload.pop("msg", None)
+        self.module.fail_json(msg=msg, **payload)
