@@ -131,9 +131,18 @@ notes:
   - Production should use O(auth=negotiate) or O(auth=kerberos) over HTTPS (port 5986) with certificate
     validation. The collection's lab and simulator use O(auth=basic) over HTTP or HTTPS with the lab CA in O(ca_path).
   - Double hop. Credentials that reach the session over NTLM, or Kerberos without delegation, cannot be used for a
-    further network hop. Run against the VMM server itself (the default, connecting to C(localhost)): the VMM
+    further network hop. Run against the VMM server itself (the default, connecting to C(localhost)); the VMM
     service then uses its own Run As accounts for hosts and no delegation is needed. For a jump box, set
     O(vmm_server) with O(vmm_username) and O(vmm_password) (an explicit credential for the second hop), or use
     O(auth=credssp), or Kerberos constrained delegation.
   - All connection options can be set once for a play with C(module_defaults) and the action group.
+"""
+
+    ACTIONGROUP_VMM = r"""
+attributes:
+  action_group:
+    description: Use C(group/vmops.datacenter.vmm) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - vmops.datacenter.vmm
 """
