@@ -200,7 +200,8 @@ class VmInfoModule(VmmModule):
         super().__init__(spec, supports_check_mode=True,
                          required_by=dict(custom_property_value="custom_property_name"))
         # A malformed expression (or a missing jmespath library) fails here, before connecting.
-        apply_query(self.module, {}, self.params["query"])
+        # The sample has the result's shape, so functions such as length(vms) see the right types.
+        apply_query(self.module, dict(vms=[], count=0, server={}), self.params["query"])
 
     def work(self, client):
         params = self.params

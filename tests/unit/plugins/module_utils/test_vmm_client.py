@@ -116,8 +116,8 @@ def test_power_without_wait_returns_the_started_jobs(runner):
 
 
 def test_nothing_to_await_makes_no_wait_call(runner):
-    runner.expect("vmm.vm_power", dict(VMId=[vm_id(9)], Action="stop"), [dict(vm_id=vm_id(9), job_id=None,
-                                                                             error=NOT_FOUND)])
+    runner.expect("vmm.vm_power", dict(VMId=[vm_id(9)], Action="stop"),
+                  [dict(vm_id=vm_id(9), job_id=None, error=NOT_FOUND)])
     [item] = VmmClient(runner).power([vm_id(9)], "stop", wait_timeout=5, poll_interval=1)
     with pytest.raises(VmmJobError) as caught:
         raise_for_errors([item], "vm_id")
@@ -137,8 +137,8 @@ def test_a_job_still_running_at_the_timeout_is_an_error_that_says_so(runner):
 
 def test_checkpoint_restore_and_remove_address_checkpoint_ids(runner):
     cp = "20000000-0000-4000-8000-000000000001"
-    runner.expect("vmm.checkpoint_list", dict(VMId=[vm_id(1)]), [dict(vm_id=vm_id(1), vm_name="a", checkpoints=[],
-                                                                     error=None)])
+    runner.expect("vmm.checkpoint_list", dict(VMId=[vm_id(1)]),
+                  [dict(vm_id=vm_id(1), vm_name="a", checkpoints=[], error=None)])
     runner.expect("vmm.checkpoint_restore", dict(CheckpointId=[cp]),
                   [dict(checkpoint_id=cp, vm_id=vm_id(1), job_id=job_id(5), error=None)])
     runner.expect("vmm.job_wait", dict(JobId=[job_id(5)], TimeoutSeconds=600.0, PollSeconds=5.0), [job(5)])

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmops.datacenter contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The VMM modules through ansible-playbook against the WS-Man/PSRP simulator (Basic auth over HTTPS)."""
+
+from __future__ import annotations
+
+from .conftest import RUN_TARGET
+
+
+def test_vmm_vm_info(vmm_lab, ansible):
+    ansible(RUN_TARGET, vmm_lab.extra_vars(target="vmm_vm_info")).assert_ok()
+    stats = vmm_lab.server.stats()
+    # One session per task: a pool opened and closed, connect once, then one listing pipeline (the last
+    # task stops at connect).
+    assert stats["shells_open"] == 0
+    assert stats["pipelines_by_op"]["vmm.vm_list"] == 6
+    assert stats["pipelines_by_op"]["vmm.connect"] == stats["shells_created"] == 7
+
+
+def test_vmm_vm_info_at_vvvv_shows_no_password(vmm_lab, ansible):
+    result = ansible(RUN_TARGET, vmm_lab.extra_vars(target="vmm_vm_info"), verbosity=4).assert_ok()
+    assert vmm_lab.server.password in vmm_lab.lab.passwords
+    assert vmm_lab.server.password not in result.output
+    assert "vmm_vm_info" in result.output  # the module really ran and printed its invocation
