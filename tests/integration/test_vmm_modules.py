@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from simulators.psrp import PowerShellError
+
 from .conftest import RUN_TARGET
 
 
@@ -23,3 +25,39 @@ def test_vmm_vm_info_at_vvvv_shows_no_password(vmm_lab, ansible):
     assert vmm_lab.server.password in vmm_lab.lab.passwords
     assert vmm_lab.server.password not in result.output
     assert "vmm_vm_info" in result.output  # the module really ran and printed its invocation
+
+
+PLAYBOOK = """
+- name: vmm_vm_info through transient faults
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Batch 7
+      vmops.datacenter.vmm_vm_info:
+        server: "{{ lab_psrp.server }}"
+        port: "{{ lab_psrp.port }}"
+        auth: basic
+        username: "{{ lab_psrp.username }}"
+        password: "{{ lab_psrp.password }}"
+        ca_path: "{{ lab_psrp.ca_path }}"
+        custom_property_name: Custom1
+        custom_property_value: "7"
+      register: batch7
+    - name: All twelve, despite the faults
+      ansible.builtin.assert:
+        that:
+          - batch7.count == 12
+"""
+
+
+def test_reads_survive_a_busy_listener_and_vmm_error_1600(vmm_lab, ansible):
+    playbook = vmm_lab.lab.workdir / "transient.yml"
+    playbook.write_text(PLAYBOOK)
+    server = vmm_lab.server
+    server.http_error(status=503, count=1, action="Create")
+    server.fail_next("vmm.vm_list", PowerShellError("The VMM server is busy. (Error ID: 1600)", "VmmBusy",
+                                                    "ResourceBusy"))
+    ansible(playbook, vmm_lab.extra_vars()).assert_ok()
+    stats = server.stats()
+    assert stats["pipelines_by_op"]["vmm.vm_list"] == 2
+    assert stats["shells_open"] == 0
