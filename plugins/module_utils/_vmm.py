@@ -103,7 +103,10 @@ def raise_for_errors(items, key):
 
 
 class VmmClient:
-    """VMM operations for one module run; ``runner`` is a PsrpRunner (or a fake in unit tests)."""
+    """VMM operations for one module run; ``runner`` is a PsrpRunner (or a fake in unit tests).
+
+    Writes take ``wait_timeout`` and ``poll_interval`` from the module (its options), never defaults here.
+    """
 
     def __init__(self, runner):
         self.runner = runner
@@ -118,7 +121,7 @@ class VmmClient:
                       CustomPropertyName=custom_property or None, CustomPropertyValue=custom_value or None)
         return self.runner.run("vmm.vm_list", **params)
 
-    def power(self, vm_ids, action, wait=True, wait_timeout=600, poll_interval=5.0):
+    def power(self, vm_ids, action, *, wait_timeout, poll_interval, wait=True):
         """Start one power action on every VM at once, then await all jobs together."""
         return self._jobs("vmm.vm_power", dict(VMId=list(vm_ids), Action=action), wait, wait_timeout, poll_interval)
 
@@ -127,15 +130,15 @@ class VmmClient:
     def list_checkpoints(self, vm_ids):
         return self.runner.run("vmm.checkpoint_list", VMId=list(vm_ids))
 
-    def create_checkpoints(self, vm_ids, name, description=None, wait=True, wait_timeout=600, poll_interval=5.0):
+    def create_checkpoints(self, vm_ids, name, description=None, *, wait_timeout, poll_interval, wait=True):
         params = _set(VMId=list(vm_ids), Name=name, Description=description)
         return self._jobs("vmm.checkpoint_new", params, wait, wait_timeout, poll_interval)
 
-    def remove_checkpoints(self, checkpoint_ids, wait=True, wait_timeout=600, poll_interval=5.0):
+    def remove_checkpoints(self, checkpoint_ids, *, wait_timeout, poll_interval, wait=True):
         return self._jobs("vmm.checkpoint_remove", dict(CheckpointId=list(checkpoint_ids)), wait, wait_timeout,
                           poll_interval)
 
-    def restore_checkpoints(self, checkpoint_ids, wait=True, wait_timeout=600, poll_interval=5.0):
+    def restore_checkpoints(self, checkpoint_ids, *, wait_timeout, poll_interval, wait=True):
         return self._jobs("vmm.checkpoint_restore", dict(CheckpointId=list(checkpoint_ids)), wait, wait_timeout,
                           poll_interval)
 
@@ -144,8 +147,7 @@ class VmmClient:
     def list_hosts(self, names=None, clusters=None):
         return self.runner.run("vmm.host_list", **_set(ComputerName=_listed(names), ClusterName=_listed(clusters)))
 
-    def host_maintenance(self, names, enable, move_within_cluster=False, wait=True, wait_timeout=1800,
-                         poll_interval=5.0):
+    def host_maintenance(self, names, enable, move_within_cluster=False, *, wait_timeout, poll_interval, wait=True):
         """Put hosts into maintenance mode (``enable=True``) or take them out of it."""
         params = dict(ComputerName=list(names), Action="disable" if enable else "enable")
         if enable and move_within_cluster:

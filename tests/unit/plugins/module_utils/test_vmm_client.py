@@ -111,7 +111,7 @@ def test_power_starts_all_jobs_in_one_pipeline_and_awaits_them_in_another(runner
 def test_power_without_wait_returns_the_started_jobs(runner):
     runner.expect("vmm.vm_power", dict(VMId=[vm_id(1)], Action="start"),
                   [dict(vm_id=vm_id(1), job_id=job_id(1), error=None)])
-    [item] = VmmClient(runner).power([vm_id(1)], "start", wait=False)
+    [item] = VmmClient(runner).power([vm_id(1)], "start", wait=False, wait_timeout=60, poll_interval=1)
     assert item["job"] is None and outcome_error(item) is None
 
 
@@ -141,13 +141,13 @@ def test_checkpoint_restore_and_remove_address_checkpoint_ids(runner):
                   [dict(vm_id=vm_id(1), vm_name="a", checkpoints=[], error=None)])
     runner.expect("vmm.checkpoint_restore", dict(CheckpointId=[cp]),
                   [dict(checkpoint_id=cp, vm_id=vm_id(1), job_id=job_id(5), error=None)])
-    runner.expect("vmm.job_wait", dict(JobId=[job_id(5)], TimeoutSeconds=600.0, PollSeconds=5.0), [job(5)])
+    runner.expect("vmm.job_wait", dict(JobId=[job_id(5)], TimeoutSeconds=45.0, PollSeconds=1.5), [job(5)])
     runner.expect("vmm.checkpoint_remove", dict(CheckpointId=[cp]),
                   [dict(checkpoint_id=cp, vm_id=vm_id(1), job_id=job_id(6), error=None)])
     client = VmmClient(runner)
     assert client.list_checkpoints([vm_id(1)])[0]["vm_name"] == "a"
-    assert client.restore_checkpoints([cp])[0]["job"]["status"] == "Completed"
-    assert client.remove_checkpoints([cp], wait=False)[0]["job_id"] == job_id(6)
+    assert client.restore_checkpoints([cp], wait_timeout=45, poll_interval=1.5)[0]["job"]["status"] == "Completed"
+    assert client.remove_checkpoints([cp], wait=False, wait_timeout=45, poll_interval=1.5)[0]["job_id"] == job_id(6)
 
 
 def test_host_maintenance_moves_within_cluster_only_when_asked(runner):
@@ -160,7 +160,7 @@ def test_host_maintenance_moves_within_cluster_only_when_asked(runner):
     client = VmmClient(runner)
     assert client.list_hosts(clusters="c1") == [{"name": "n1"}]
     client.host_maintenance(["n1"], True, move_within_cluster=True, wait_timeout=1200, poll_interval=10)
-    client.host_maintenance(["n1"], False, move_within_cluster=True, wait=False)
+    client.host_maintenance(["n1"], False, move_within_cluster=True, wait=False, wait_timeout=60, poll_interval=1)
 
 
 def test_jobs_by_id_or_newest(runner):
@@ -176,6 +176,12 @@ def test_runner_errors_pass_through_unchanged(runner):
     runner.expect("vmm.vm_list", dict(Name=["x"]), PsrpError("vmm01: vmm.vm_list: boom", operation="vmm.vm_list"))
     with pytest.raises(PsrpError, match="boom"):
         VmmClient(runner).find_vms(names=["x"])
+
+
+def test_writes_need_the_modules_wait_options(runner):
+    with pytest.raises(TypeError):
+        VmmClient(runner).power([vm_id(1)], "start")  # pylint: disable=missing-kwoa
+    assert runner.made == []
 
 
 def test_the_fake_runner_refuses_unexpected_calls():
