@@ -89,6 +89,13 @@ class TransferError(Exception):
     """A local problem (a file, a directory, an option) that stops a transfer; the message names it."""
 
 
+def worker_error(exc, what):
+    """What a worker thread reports: our own errors as they are, anything else named by what it was doing."""
+    if isinstance(exc, (S3Error, TransferError)):
+        return exc
+    return TransferError("%s failed: %r" % (what, exc))
+
+
 def parse_size(value, name):
     """'16MiB', '16M', '16MB' or 16777216 -> bytes. Units are powers of 1024, as in the AWS CLI."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -960,8 +967,7 @@ class Uploader:
                                          etag=strip_etag(response.get("ETag")), part_size=None, parts=1,
                                          parts_reused=0, bytes_sent=size, action="upload"))
         except Exception as exc:  # pylint: disable=broad-except  # a worker must report, never swallow
-            self._fail(exc if isinstance(exc, (S3Error, TransferError)) else TransferError(
-                "uploading %s failed: %r" % (action.local.full, exc)))
+            self._fail(worker_error(exc, "uploading %s" % action.local.full))
         finally:
             data = None
             holder.clear()
@@ -1063,8 +1069,7 @@ class Uploader:
             with state.lock:
                 state.done_parts[number] = (record, reused, count)
         except Exception as exc:  # pylint: disable=broad-except  # a worker must report, never swallow
-            self._fail(exc if isinstance(exc, (S3Error, TransferError)) else TransferError(
-                "uploading part %d of %s failed: %r" % (number, state.action.local.full, exc)))
+            self._fail(worker_error(exc, "uploading part %d of %s" % (number, state.action.local.full)))
         finally:
             data = None
             holder.clear()
@@ -1081,8 +1086,7 @@ class Uploader:
         try:
             self._complete_upload(state)
         except Exception as exc:  # pylint: disable=broad-except  # runs in a worker's finally: report, never lose
-            self._fail(exc if isinstance(exc, (S3Error, TransferError)) else TransferError(
-                "completing the upload of %s failed: %r" % (state.action.local.full, exc)))
+            self._fail(worker_error(exc, "completing the upload of %s" % state.action.local.full))
 
     def _complete_upload(self, state):
         if self.failed or state.restart or len(state.done_parts) != state.count:
@@ -1350,8 +1354,7 @@ class Downloader:
         except OSError as exc:
             self._fail(TransferError("cannot write %s: %s" % (fetch.temp, exc.strerror or exc)))
         except Exception as exc:  # pylint: disable=broad-except  # a worker must report, never swallow
-            self._fail(exc if isinstance(exc, (S3Error, TransferError)) else TransferError(
-                "downloading %s failed: %r" % (item.key, exc)))
+            self._fail(worker_error(exc, "downloading %s" % item.key))
         finally:
             with fetch.lock:
                 fetch.remaining -= 1
