@@ -50,14 +50,32 @@ def redact(value, secrets):
     return value
 
 
-def apply_query(module, data, query):
-    """Run an optional JMESPath expression over an info module's result."""
-    if not query:
-        return data
+def _need_jmespath(module):
     if not HAS_JMESPATH:
         from ansible.module_utils.basic import missing_required_lib
 
         module.fail_json(msg=missing_required_lib("jmespath"), exception=str(JMESPATH_IMPORT_ERROR))
+
+
+def check_query(module, query):
+    """Fail on a malformed JMESPath expression before any request is made.
+
+    Only parsed: evaluating it over an empty result would reject valid queries such as length(vms).
+    """
+    if not query:
+        return
+    _need_jmespath(module)
+    try:
+        jmespath.compile(query)
+    except jmespath.exceptions.JMESPathError as exc:
+        module.fail_json(msg="Invalid query %r: %s" % (query, exc))
+
+
+def apply_query(module, data, query):
+    """Run an optional JMESPath expression over an info module's result."""
+    if not query:
+        return data
+    _need_jmespath(module)
     try:
         return jmespath.search(query, data)
     except jmespath.exceptions.JMESPathError as exc:

@@ -202,7 +202,7 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import S3_CALL_ERRORS, S3Module, describe_error
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest import (
     check_transaction_id,
@@ -236,7 +236,7 @@ class TransactionInfoModule(S3Module):
                 check_transaction_id(self.params["transaction_id"])
             except ValueError as exc:
                 self.fail("Invalid transaction_id: %s." % exc)
-        apply_query(self.module, {}, self.params["query"])  # a malformed expression fails before any request
+        check_query(self.module, self.params["query"])  # a malformed expression fails before any request
 
     def has_objects(self, client, transaction_id):
         """Whether anything is stored under the transaction's prefix (one request for at most one key)."""

@@ -181,7 +181,7 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm import VmmModule
 
 
@@ -201,7 +201,7 @@ class VmInfoModule(VmmModule):
                          required_by=dict(custom_property_value="custom_property_name"))
         # A malformed expression (or a missing jmespath library) fails here, before connecting.
         # The sample has the result's shape, so functions such as length(vms) see the right types.
-        apply_query(self.module, dict(vms=[], count=0, server={}), self.params["query"])
+        check_query(self.module, self.params["query"])
 
     def work(self, client):
         params = self.params

@@ -185,7 +185,7 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import TintriApiError, uuid_of
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri_lookup import (
     TintriLookupError,
@@ -222,7 +222,7 @@ class SnapshotInfoModule(TintriModule):
                          required_one_of=[("vm", "vm_uuid", "uuid")])
         self.vm_checked = False
         self.types = sorted(set(t.upper() for t in self.params["types"] or []))
-        apply_query(self.module, {}, self.params["query"])  # a malformed expression fails before any request
+        check_query(self.module, self.params["query"])  # a malformed expression fails before any request
 
     # -- finding ------------------------------------------------------------------------------
 

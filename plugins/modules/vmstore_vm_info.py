@@ -217,7 +217,7 @@ query_result:
 
 import fnmatch
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import uuid_of
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri_lookup import (
     boot_disk_name,
@@ -254,7 +254,7 @@ class VmInfoModule(TintriModule):
         if self.params["page_size"] is not None and self.params["page_size"] <= 0:
             self.fail("page_size must be greater than zero, got %s." % self.params["page_size"])
         # A malformed expression (or a missing jmespath library) fails here, before any request.
-        apply_query(self.module, {}, self.params["query"])
+        check_query(self.module, self.params["query"])
 
     def server_params(self):
         """Filters the API applies itself; every one of them is checked again in wanted()."""

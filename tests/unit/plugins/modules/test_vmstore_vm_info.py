@@ -147,6 +147,14 @@ def test_raw_and_query(api, run_module):
     assert result["vms"][0]["raw"]["uuid"]["uuid"] == vm_id(1)
 
 
+def test_a_query_that_needs_the_result_is_not_judged_on_an_empty_one(api, run_module):
+    api.expect_session()
+    api.expect("GET", VMS, params={"live": "TRUE"}, json=page([vm("a", n=1), vm("b", n=2)]))
+    api.expect_logout()
+    result = run_module(vmstore_vm_info, dict(query="length(vms)"))
+    assert result["query_result"] == 2
+
+
 def test_bad_query_fails_before_any_request(api, run_module):
     result = run_module(vmstore_vm_info, dict(query="vms[?"))
     assert result["failed"] and "Invalid query" in result["msg"]
