@@ -61,3 +61,13 @@ def test_reads_survive_a_busy_listener_and_vmm_error_1600(vmm_lab, ansible):
     stats = server.stats()
     assert stats["pipelines_by_op"]["vmm.vm_list"] == 2
     assert stats["shells_open"] == 0
+
+
+def test_vmm_vm_power(vmm_lab, ansible):
+    ansible(RUN_TARGET, vmm_lab.extra_vars(target="vmm_vm_power")).assert_ok()
+    stats = vmm_lab.server.stats()
+    assert stats["shells_open"] == 0
+    # Jobs of many VMs start in one pipeline per action and are awaited in one more; the forced
+    # fallback adds one start and one wait.
+    assert stats["pipelines_by_op"]["vmm.vm_power"] == 4
+    assert stats["pipelines_by_op"]["vmm.job_wait"] == 4
