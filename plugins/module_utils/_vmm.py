@@ -14,6 +14,8 @@ Private to the collection: the interface may change between releases.
 
 from __future__ import annotations
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.vmops.datacenter.plugins.module_utils._psrp import (
@@ -30,6 +32,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._vmm_ops import (
     ERROR_TRANSIENT,
 )
 
+GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 VM_STATUSES = ["Running", "PowerOff", "Saved", "Paused"]
 JOB_FAILED = frozenset(["Failed", "Canceled", "NotFound"])
 
@@ -100,6 +103,38 @@ def raise_for_errors(items, key):
     label = "VMM error %s" % error_id if error_id is not None else "VMM"
     raise VmmJobError("%s %s: %s: %s%s" % (key, item.get(key), label, error.get("message"), others),
                       error_id=error_id, text=error.get("message"), target=item.get(key), job=item.get("job"))
+
+
+def resolve_vms(client, wanted, allow_duplicates):
+    """Look every entry of ``wanted`` up (one pipeline for ids, one for names); VMs in request order, no repeats."""
+    ids = [w.strip("{}").lower() for w in wanted if GUID.match(w)]
+    names = [w for w in wanted if not GUID.match(w)]
+    by_id = dict((vm["id"].lower(), vm) for vm in client.find_vms(ids=ids)) if ids else {}
+    named = client.find_vms(names=names) if names else []
+    unknown, ambiguous, found = [], [], []
+    for entry in wanted:
+        if GUID.match(entry):
+            vm = by_id.get(entry.strip("{}").lower())
+            matches = [vm] if vm else []
+        else:
+            matches = [vm for vm in named if vm["name"].lower() == entry.lower()]
+        if not matches:
+            unknown.append(entry)
+        elif len(matches) > 1 and not allow_duplicates:
+            ambiguous.append("%s (ids %s)" % (entry, ", ".join(vm["id"] for vm in matches)))
+        found.extend(matches)
+    if unknown:
+        raise VmmJobError("VMM error %s: no VM with the name or id %s; nothing was changed." % (
+            ERROR_NOT_FOUND, ", ".join(unknown)), error_id=ERROR_NOT_FOUND, text="VM not found", target=unknown[0])
+    if ambiguous:
+        raise VmmJobError("Several VMs carry the name %s; give their ids or set allow_duplicates=true. Nothing was "
+                          "changed." % "; ".join(ambiguous), target=ambiguous[0])
+    seen, vms = set(), []
+    for vm in found:
+        if vm["id"] not in seen:
+            seen.add(vm["id"])
+            vms.append(vm)
+    return vms
 
 
 class VmmClient:

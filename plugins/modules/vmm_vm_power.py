@@ -176,16 +176,13 @@ vms:
       type: str
 """
 
-import re
-
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm import (
     VmmJobError,
     VmmModule,
     raise_for_errors,
+    resolve_vms,
 )
-from ansible_collections.vmops.datacenter.plugins.module_utils._vmm_ops import ERROR_INVALID_STATE, ERROR_NOT_FOUND
-
-GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
+from ansible_collections.vmops.datacenter.plugins.module_utils._vmm_ops import ERROR_INVALID_STATE
 
 TARGET = dict(running="Running", stopped="PowerOff", saved="Saved", paused="Paused")
 
@@ -203,38 +200,6 @@ def plan_action(status, state, stop_mode):
     if state == "saved":
         return "save" if status in ("Running", "Paused") else None
     return "suspend" if status == "Running" else None
-
-
-def resolve_vms(client, wanted, allow_duplicates):
-    """Look every entry of ``wanted`` up (one pipeline for ids, one for names); VMs in request order, no repeats."""
-    ids = [w.strip("{}").lower() for w in wanted if GUID.match(w)]
-    names = [w for w in wanted if not GUID.match(w)]
-    by_id = dict((vm["id"].lower(), vm) for vm in client.find_vms(ids=ids)) if ids else {}
-    named = client.find_vms(names=names) if names else []
-    unknown, ambiguous, found = [], [], []
-    for entry in wanted:
-        if GUID.match(entry):
-            vm = by_id.get(entry.strip("{}").lower())
-            matches = [vm] if vm else []
-        else:
-            matches = [vm for vm in named if vm["name"].lower() == entry.lower()]
-        if not matches:
-            unknown.append(entry)
-        elif len(matches) > 1 and not allow_duplicates:
-            ambiguous.append("%s (ids %s)" % (entry, ", ".join(vm["id"] for vm in matches)))
-        found.extend(matches)
-    if unknown:
-        raise VmmJobError("VMM error %s: no VM with the name or id %s; nothing was changed." % (
-            ERROR_NOT_FOUND, ", ".join(unknown)), error_id=ERROR_NOT_FOUND, text="VM not found", target=unknown[0])
-    if ambiguous:
-        raise VmmJobError("Several VMs carry the name %s; give their ids or set allow_duplicates=true. Nothing was "
-                          "changed." % "; ".join(ambiguous), target=ambiguous[0])
-    seen, vms = set(), []
-    for vm in found:
-        if vm["id"] not in seen:
-            seen.add(vm["id"])
-            vms.append(vm)
-    return vms
 
 
 class VmPowerModule(VmmModule):

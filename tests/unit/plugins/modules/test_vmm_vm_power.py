@@ -78,7 +78,7 @@ def test_stop_many_vms_in_one_pipeline_then_nothing_to_do(runner, run_module):
                                                               vm(3, "c", "PowerOff")])
     again = run_module(dict(vms=["a", "b", "c"], state="stopped"))
     assert again["changed"] is False and {v["action"] for v in again["vms"]} == {"none"}
-    assert [op for op, _ in runner.made] == ["vmm.vm_list", "vmm.vm_power", "vmm.job_wait", "vmm.vm_list",
+    assert [call[0] for call in runner.made] == ["vmm.vm_list", "vmm.vm_power", "vmm.job_wait", "vmm.vm_list",
                                              "vmm.vm_list"]
 
 
@@ -87,10 +87,10 @@ def test_check_mode_returns_the_plan_and_calls_no_write(runner, run_module):
     runner.expect("vmm.vm_list", dict(Name=["b"]), [vm(2, "b", "Paused")])
     result = run_module(dict(vms=[vm_id(1).upper(), "b"], state="running"), check_mode=True, diff=True)
     assert result["changed"] is True
-    assert [(v["action"], v["after"], v["job_id"]) for v in result["vms"]] == [("start", "Running", None),
-                                                                                ("resume", "Running", None)]
+    planned = [(v["action"], v["after"], v["job_id"]) for v in result["vms"]]
+    assert planned == [("start", "Running", None), ("resume", "Running", None)]
     assert result["diff"]["after"]["vms"][vm_id(2)]["status"] == "Running"
-    assert not [op for op, _ in runner.made if op in WRITES]
+    assert not [call for call in runner.made if call[0] in WRITES]
 
 
 def test_unknown_vm_fails_with_801_and_changes_nothing(runner, run_module):
@@ -99,7 +99,7 @@ def test_unknown_vm_fails_with_801_and_changes_nothing(runner, run_module):
     assert result["failed"] and "801" in result["msg"] and "ghost" in result["msg"]
     assert "nothing was changed" in result["msg"]
     assert result["vmm_error"]["error_id"] == 801
-    assert not [op for op, _ in runner.made if op in WRITES]
+    assert not [call for call in runner.made if call[0] in WRITES]
 
 
 def test_a_name_with_several_vms_lists_their_ids_unless_duplicates_are_allowed(runner, run_module):
