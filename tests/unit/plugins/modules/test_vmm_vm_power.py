@@ -78,8 +78,8 @@ def test_stop_many_vms_in_one_pipeline_then_nothing_to_do(runner, run_module):
                                                               vm(3, "c", "PowerOff")])
     again = run_module(dict(vms=["a", "b", "c"], state="stopped"))
     assert again["changed"] is False and {v["action"] for v in again["vms"]} == {"none"}
-    assert [call[0] for call in runner.made] == ["vmm.vm_list", "vmm.vm_power", "vmm.job_wait", "vmm.vm_list",
-                                             "vmm.vm_list"]
+    ops = [call[0] for call in runner.made]
+    assert ops == ["vmm.vm_list", "vmm.vm_power", "vmm.job_wait", "vmm.vm_list", "vmm.vm_list"]
 
 
 def test_check_mode_returns_the_plan_and_calls_no_write(runner, run_module):
