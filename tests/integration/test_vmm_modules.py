@@ -71,3 +71,13 @@ def test_vmm_vm_power(vmm_lab, ansible):
     # fallback adds one start and one wait.
     assert stats["pipelines_by_op"]["vmm.vm_power"] == 4
     assert stats["pipelines_by_op"]["vmm.job_wait"] == 4
+
+
+def test_vmm_checkpoint(vmm_lab, ansible):
+    ansible(RUN_TARGET, vmm_lab.extra_vars(target="vmm_checkpoint")).assert_ok()
+    stats = vmm_lab.server.stats()
+    assert stats["shells_open"] == 0
+    # Both VMs' checkpoints are created in one pipeline and removed in one more.
+    assert stats["pipelines_by_op"]["vmm.checkpoint_new"] == 1
+    assert stats["pipelines_by_op"]["vmm.checkpoint_remove"] == 1
+    assert stats["pipelines_by_op"]["vmm.checkpoint_restore"] == 2
