@@ -81,3 +81,12 @@ def test_vmm_checkpoint(vmm_lab, ansible):
     assert stats["pipelines_by_op"]["vmm.checkpoint_new"] == 1
     assert stats["pipelines_by_op"]["vmm.checkpoint_remove"] == 1
     assert stats["pipelines_by_op"]["vmm.checkpoint_restore"] == 2
+
+
+def test_vmm_host_maintenance(vmm_lab, ansible):
+    ansible(RUN_TARGET, vmm_lab.extra_vars(target="vmm_host_maintenance")).assert_ok()
+    stats = vmm_lab.server.stats()
+    assert stats["shells_open"] == 0
+    # One start and one wait to drain, one each to end maintenance; no-ops and check mode start nothing.
+    assert stats["pipelines_by_op"]["vmm.host_maintenance"] == 2
+    assert stats["pipelines_by_op"]["vmm.job_wait"] == 2
