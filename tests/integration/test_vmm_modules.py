@@ -90,3 +90,13 @@ def test_vmm_host_maintenance(vmm_lab, ansible):
     # One start and one wait to drain, one each to end maintenance; no-ops and check mode start nothing.
     assert stats["pipelines_by_op"]["vmm.host_maintenance"] == 2
     assert stats["pipelines_by_op"]["vmm.job_wait"] == 2
+
+
+def test_scom_maintenance(vmm_lab, ansible):
+    ansible(RUN_TARGET, vmm_lab.extra_vars(target="scom_maintenance")).assert_ok()
+    stats = vmm_lab.server.stats()
+    assert stats["shells_open"] == 0
+    # Both objects start in one pipeline, are extended in one and stopped in one.
+    assert stats["pipelines_by_op"]["scom.maintenance_start"] == 1
+    assert stats["pipelines_by_op"]["scom.maintenance_update"] == 1
+    assert stats["pipelines_by_op"]["scom.maintenance_stop"] == 1
