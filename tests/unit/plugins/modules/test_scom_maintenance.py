@@ -94,7 +94,7 @@ def test_present_is_a_no_op_within_a_minute(runner, run_module):
                   [obj(WEB1, "web1.lab.local", end="2026-11-22T07:59:30Z")])
     result = run_module(dict(objects=["web1.lab.local"], duration=60))
     assert result["changed"] is False and result["objects"][0]["action"] == "none"
-    assert [op for op, _ in runner.made] == ["scom.object_list"]
+    assert [call[0] for call in runner.made] == ["scom.object_list"]
 
 
 def test_check_mode_calls_no_write(runner, run_module):
@@ -105,7 +105,7 @@ def test_check_mode_calls_no_write(runner, run_module):
     assert result["changed"] is True and result["end_time"] == "2026-11-22T08:00:00Z"
     assert [o["action"] for o in result["objects"]] == ["start", "extend"]
     assert result["objects"][0]["after"]["reason"] == "PlannedHardwareMaintenance"
-    assert [op for op, _ in runner.made] == ["scom.object_list"]
+    assert [call[0] for call in runner.made] == ["scom.object_list"]
 
 
 def test_absent_stops_only_objects_in_maintenance(runner, run_module):

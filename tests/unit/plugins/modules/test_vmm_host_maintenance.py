@@ -80,7 +80,7 @@ def test_already_in_maintenance_is_a_no_op(runner, run_module):
     runner.expect("vmm.host_list", dict(ComputerName=["hv-prod-01"]), [hv(1, "hv-prod-01", maintenance=True)])
     result = run_module(dict(host="hv-prod-01"))
     assert result["changed"] is False and result["vms"] == [] and result["job"] is None
-    assert [op for op, _ in runner.made] == ["vmm.host_list"]
+    assert [call[0] for call in runner.made] == ["vmm.host_list"]
 
 
 def test_already_out_of_maintenance_is_a_no_op(runner, run_module):
@@ -97,7 +97,7 @@ def test_check_mode_plans_and_writes_nothing(runner, run_module):
     assert [(v["name"], v["action"]) for v in result["vms"]] == [("ha", "migrate"), ("solo", "save")]
     assert result["diff"] == {"before": {"host": HV1, "in_maintenance": False},
                               "after": {"host": HV1, "in_maintenance": True}}
-    assert [op for op, _ in runner.made] == ["vmm.host_list", "vmm.vm_list"]
+    assert [call[0] for call in runner.made] == ["vmm.host_list", "vmm.vm_list"]
 
 
 def test_check_mode_without_move_saves_everything(runner, run_module):
