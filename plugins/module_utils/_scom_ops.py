@@ -147,6 +147,26 @@ _MISSING = """        [pscustomobject]@{
             error = [pscustomobject]@{ id = $null; message = <<OBJECT_NOT_FOUND>> }
         }"""
 
+
+def _for_each_object(action):
+    """The maintenance scripts' loop: look each requested object up, act on it, report it in one shape."""
+    return """$results = @(foreach ($objectId in $Id) {
+    $instance = $instances[$objectId.ToString()]
+    if ($null -eq $instance) {
+""" + _MISSING + """
+        continue
+    }
+    $failure = $null
+    try {
+""" + action.lstrip("\n") + """    } catch {
+        $failure = ConvertTo-OpError $_
+    }
+    ConvertTo-OpObject $instance (Get-OpWindow $instance) $failure
+})
+ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
+"""
+
+
 CONNECT = _render("scom.connect", """
 param(
     [string] $Server = 'localhost',
@@ -197,26 +217,13 @@ param(
     [string] $ClassName = <<DEFAULT_CLASS>>
 )
 """ + _CONNECTED + _TIME + _OBJECT + _ERROR + _END_TIME + _INSTANCES + """
-$results = @(foreach ($objectId in $Id) {
-    $instance = $instances[$objectId.ToString()]
-    if ($null -eq $instance) {
-""" + _MISSING + """
-        continue
-    }
-    $failure = $null
-    try {
+""" + _for_each_object("""
         if ($null -ne (Get-OpWindow $instance)) {
             $failure = [pscustomobject]@{ id = $null; message = <<ALREADY_IN_MAINTENANCE>> }
         } else {
             $null = Start-SCOMMaintenanceMode -Instance $instance -EndTime $end -Reason $Reason -Comment $Comment
         }
-    } catch {
-        $failure = ConvertTo-OpError $_
-    }
-    ConvertTo-OpObject $instance (Get-OpWindow $instance) $failure
-})
-ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
-""")
+"""))
 
 # Reason and comment stay as they are unless given.
 MAINTENANCE_UPDATE = _render("scom.maintenance_update", """
@@ -228,14 +235,7 @@ param(
     [string] $ClassName = <<DEFAULT_CLASS>>
 )
 """ + _CONNECTED + _TIME + _OBJECT + _ERROR + _END_TIME + _INSTANCES + """
-$results = @(foreach ($objectId in $Id) {
-    $instance = $instances[$objectId.ToString()]
-    if ($null -eq $instance) {
-""" + _MISSING + """
-        continue
-    }
-    $failure = $null
-    try {
+""" + _for_each_object("""
         $entry = Get-OpWindow $instance
         if ($null -eq $entry) {
             $failure = [pscustomobject]@{ id = $null; message = <<NOT_IN_MAINTENANCE>> }
@@ -246,13 +246,7 @@ $results = @(foreach ($objectId in $Id) {
             if ($PSBoundParameters.ContainsKey('Comment')) { $newComment = $Comment }
             $null = Set-SCOMMaintenanceMode -MaintenanceModeEntry $entry -EndTime $end -Reason $newReason -Comment $newComment
         }
-    } catch {
-        $failure = ConvertTo-OpError $_
-    }
-    ConvertTo-OpObject $instance (Get-OpWindow $instance) $failure
-})
-ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
-""")
+"""))
 
 # "Stop now" is the SDK's StopMaintenanceMode (recursive, like the start); an object that is not
 # in maintenance mode is left alone without an error.
@@ -262,24 +256,11 @@ param(
     [string] $ClassName = <<DEFAULT_CLASS>>
 )
 """ + _CONNECTED + _TIME + _OBJECT + _ERROR + _INSTANCES + """
-$results = @(foreach ($objectId in $Id) {
-    $instance = $instances[$objectId.ToString()]
-    if ($null -eq $instance) {
-""" + _MISSING + """
-        continue
-    }
-    $failure = $null
-    try {
+""" + _for_each_object("""
         if ($null -ne (Get-OpWindow $instance)) {
             $instance.StopMaintenanceMode([datetime]::UtcNow, [Microsoft.EnterpriseManagement.Common.TraversalDepth]::Recursive)
         }
-    } catch {
-        $failure = ConvertTo-OpError $_
-    }
-    ConvertTo-OpObject $instance (Get-OpWindow $instance) $failure
-})
-ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
-""")
+"""))
 
 OPERATIONS = {
     "scom.connect": CONNECT,
