@@ -2,12 +2,12 @@
 
 import sys
 
-from benchmarks import s3_transfer, tintri_requests
+from benchmarks import s3_transfer, tintri_requests, vmm_batch
 
 
 def main():
     failures = 0
-    for bench in (tintri_requests, s3_transfer):
+    for bench in (tintri_requests, vmm_batch, s3_transfer):
         failures += bench.main()
     return 1 if failures else 0
 
