@@ -5,9 +5,10 @@
     python -m simulators.lab stop   --lab-dir DIR
     python -m simulators.lab status --lab-dir DIR
 
-The lab writes DIR/lab.json ({"ca_path": ..., "tintri": {...endpoints...}, "s3": {...endpoint...}}) and DIR/lab_vars.yml
+The lab writes DIR/lab.json ({"ca_path": ..., "tintri": {...endpoints...}, "s3": {...endpoint...},
+"psrp": {...endpoint...}}) and DIR/lab_vars.yml
 (the same for ansible-playbook -e @DIR/lab_vars.yml). The lab CA lives in DIR/pki/. Each
-simulator is one entry of SIMULATORS; more (PSRP, ConfigMgr) plug in the same way.
+simulator is one entry of SIMULATORS; more plug in the same way.
 """
 
 from __future__ import annotations
@@ -44,8 +45,15 @@ def _start_s3(lab_dir: Path, pki, args):
     return lab_server(lab_dir / "s3", pki)  # rclone serve s3: data in DIR/s3/data, keys and port kept
 
 
+def _start_psrp(lab_dir: Path, pki, args):
+    from .psrp.lab import lab_server
+
+    # VMM and SCOM over WS-Man/PSRP; every VMM job takes --task-seconds.
+    return lab_server(lab_dir / "psrp", pki, job_seconds=float(args.task_seconds))
+
+
 # name -> factory(lab_dir, pki, args) returning an object with .endpoints and .stop()
-SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3}
+SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3, "psrp": _start_psrp}
 
 
 def _paths(lab_dir: Path) -> dict:

@@ -34,6 +34,7 @@ class Demo:
         self.lab = json.loads((lab_dir / "lab.json").read_text())
         self.tls = ssl.create_default_context(cafile=self.lab["ca_path"])
         self.failures = 0
+        self.runs = 0
 
     def admin(self, appliance, path):
         url = "%s/_sim/%s" % (self.lab["tintri"][appliance]["url"], path)
@@ -42,7 +43,8 @@ class Demo:
 
     def playbook(self, title, playbook, *extra):
         self.logs.mkdir(exist_ok=True)
-        log = self.logs / (re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") + ".log")
+        self.runs += 1
+        log = self.logs / ("%02d-%s.log" % (self.runs, re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")))
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0",
                    ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".tmp" / "collections"),
                    VMOPS_AUDIT_DIR=str(self.lab_dir / "audit"), VMOPS_REPORT_DIR=str(self.lab_dir / "reports"))
@@ -86,6 +88,32 @@ class Demo:
         print("     temporary clones left on vmstore1: %s" % (len(leftovers) or "none"))
         self.failures += 1 if leftovers else 0
 
+    def vmm_state(self):
+        """The simulated VMM and SCOM state, as the PSRP simulator persists it."""
+        state_dir = self.lab_dir / "psrp"
+        return (json.loads((state_dir / "vmm.json").read_text()), json.loads((state_dir / "scom.json").read_text()))
+
+    def checkpoint_batch(self):
+        vmm, _scom = self.vmm_state()
+        batch = [vm for vm in vmm["vms"].values() if vm.get("custom", {}).get("Custom1") == "7"]
+        before = {vm["id"]: vm["status"] for vm in batch}
+        running = sum(1 for status in before.values() if status == "Running")
+        print("\n4. Checkpoint batch 7 in VMM (%d VMs, %d running) with SCOM maintenance mode" % (len(batch), running))
+        name = ("-e", json.dumps({"checkpoint_batch_checkpoint_name": "demo nightly"}))
+        self.playbook("plan (check mode)", "checkpoint_batch.yml", "--check", *name)
+        self.playbook("stop the running VMs, checkpoint all, start them again", "checkpoint_batch.yml", *name)
+        self.playbook("run again: nothing to do", "checkpoint_batch.yml", *name)
+        vmm, scom = self.vmm_state()
+        after = {vm["id"]: vm["status"] for vm in vmm["vms"].values() if vm["id"] in before}
+        checkpointed = {c["vm_id"] for c in vmm["checkpoints"].values() if c["name"] == "demo nightly"}
+        same = after == before
+        complete = checkpointed == set(before)
+        windows = [w for w in scom["history"] if w.get("ended") == "stopped"]
+        print("     %d of %d VMs have the checkpoint 'demo nightly'; power states %s" % (
+            len(checkpointed & set(before)), len(before), "as before" if same else "CHANGED"))
+        print("     SCOM maintenance windows opened and closed: %d; still open: %d" % (len(windows), len(scom["active"])))
+        self.failures += 0 if same and complete and len(windows) == running and not scom["active"] else 1
+
     def disks(self, appliance):
         state = self.admin(appliance, "state?checksums=true")
         return state, {v["name"]: {d["name"]: d.get("sha256") for d in v["disks"]} for v in state["vms"] if v["live"]}
@@ -125,6 +153,7 @@ class Demo:
         print("     VMs now on vmstore2: %s" % (", ".join(moved) or "none"))
 
         self.protect_and_restore()
+        self.checkpoint_batch()
 
         reports = sorted((self.lab_dir / "reports").glob("*.md"))
         print("\nAudit trails: %s" % ", ".join(str(p.relative_to(ROOT)) for p in sorted((self.lab_dir / "audit").glob("*.jsonl"))))
