@@ -185,11 +185,25 @@ class PsrpRunner:
             if any(isinstance(v, TaggedValue) and v.tag == "SS" for v in self.connect_params.values()):
                 pool.exchange_keys()
             if self.connect_op:
-                self.connected = self._invoke(self.connect_op, self.connect_params)
+                try:
+                    self.connected = self._invoke(self.connect_op, self.connect_params)
+                except PsrpError as exc:
+                    self._add_double_hop_hint(exc)
+                    raise
         except Exception:
             # A pool whose connect step failed is of no use: the next run starts over.
             self.close()
             raise
+
+    def _add_double_hop_hint(self, exc):
+        """Access denied from a jump box to a remote VMM/SCOM server without an explicit credential is the double
+        hop: say so, with the ways out."""
+        target = self.connect_params.get("Server") or "localhost"
+        if (exc.category != "PermissionDenied" or "UserName" in self.connect_params
+                or target.lower() in ("localhost", ".", "127.0.0.1", "::1")):
+            return
+        exc.args = ("%s The session on %s cannot pass its credential on to %s (the double hop): set vmm_username "
+                    "and vmm_password, or use auth=credssp or Kerberos delegation." % (exc, self.server, target),)
 
     def close(self):
         """Close the pool; never raises (it runs in finally blocks)."""

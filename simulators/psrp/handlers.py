@@ -251,7 +251,11 @@ class _Operations:
 
     def vmm_connect(self, p, ctx):
         server = self.vmm.server_name()
-        names = LOCAL_NAMES | {server.lower(), server.split(".")[0].lower()} | {a.lower() for a in self.vmm.state["aliases"]}
+        remote = {server.lower(), server.split(".")[0].lower()} | {a.lower() for a in self.vmm.state["aliases"]}
+        jump_box = self.vmm.state.get("jump_box")
+        names = remote if jump_box is not None else LOCAL_NAMES | remote
+        if jump_box is not None and p["Server"].lower() in remote:
+            self._check_double_hop(jump_box, p)
         if p["Server"].lower() not in names:
             raise PowerShellError(
                 f"You cannot contact the VMM management server {p['Server']}. Ensure that the name is correct, that "
@@ -262,6 +266,18 @@ class _Operations:
         if session is not None:
             session["vmm.server"] = server
         return {"server": server, "version": self.vmm.state.get("product_version", VMM_VERSION)}
+
+    @staticmethod
+    def _check_double_hop(jump_box, p):
+        """From a jump box, the session's own (NTLM/Basic) credential cannot reach the VMM server; an explicit
+        credential can, when it is the right one."""
+        wanted = jump_box.get("credentials")
+        given = p["UserName"] or None
+        if given is None or (wanted and (given.lower() != wanted["username"].lower() or p["Password"] != wanted["password"])):
+            raise PowerShellError(
+                f"You cannot access the VMM management server {p['Server']}: Access is denied. (Exception from HRESULT: "
+                "0x80070005 (E_ACCESSDENIED))", "CannotConnectToVMMServer", "PermissionDenied",
+                "System.UnauthorizedAccessException", p["Server"])
 
     def vmm_vm_list(self, p, ctx):
         self._need_vmm(ctx)

@@ -405,6 +405,16 @@ class VmmModel:
             self._dirty = True
             self._commit()
 
+    def configure_jump_box(self, username: str | None = None, password: str | None = None) -> None:
+        """Make the endpoint a jump box: no VMM service on it (connecting to localhost fails), and the
+        VMM server reachable only with an explicit credential (the double hop), checked against
+        `username`/`password` when given. None turns the jump box off again."""
+        with self._lock:
+            self.state["jump_box"] = {"credentials": {"username": username, "password": password}
+                                      if username else None}
+            self._dirty = True
+            self._commit()
+
     def clear_faults(self) -> None:
         with self._lock:
             self.state["faults"] = []
@@ -781,6 +791,8 @@ def seed_state(description: dict, now: float) -> dict:
         "version": STATE_VERSION,
         "server": _fqdn(d.get("server", "vmm01"), domain),
         "aliases": [str(a) for a in d.get("aliases") or []],
+        # The endpoint is a jump box, not the VMM server: see VmmModel.configure_jump_box.
+        "jump_box": d.get("jump_box"),
         "job_seconds": dict(DEFAULT_JOB_SECONDS, **{k: float(v) for k, v in (d.get("job_seconds") or {}).items()}),
         "clusters": {},
         "hosts": {},

@@ -100,3 +100,69 @@ def test_scom_maintenance(vmm_lab, ansible):
     assert stats["pipelines_by_op"]["scom.maintenance_start"] == 1
     assert stats["pipelines_by_op"]["scom.maintenance_update"] == 1
     assert stats["pipelines_by_op"]["scom.maintenance_stop"] == 1
+
+
+JUMP_BOX = """
+- name: vmm_vm_info from a jump box
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/vmops.datacenter.vmm:
+      server: "{{ lab_psrp.server }}"
+      port: "{{ lab_psrp.port }}"
+      auth: basic
+      username: "{{ lab_psrp.username }}"
+      password: "{{ lab_psrp.password }}"
+      ca_path: "{{ lab_psrp.ca_path }}"
+  tasks:
+    - name: The jump box runs no VMM service of its own
+      vmops.datacenter.vmm_vm_info:
+        custom_property_name: Custom1
+        custom_property_value: "7"
+      register: local
+      ignore_errors: true
+    - name: Without a credential the VMM server refuses the second hop
+      vmops.datacenter.vmm_vm_info:
+        vmm_server: vmm01.lab.local
+      register: no_credential
+      ignore_errors: true
+    - name: A wrong credential is refused too
+      vmops.datacenter.vmm_vm_info:
+        vmm_server: vmm01.lab.local
+        vmm_username: LAB\\vmm-automation
+        vmm_password: not-the-password
+      register: wrong
+      ignore_errors: true
+    - name: With the credential, batch 7
+      vmops.datacenter.vmm_vm_info:
+        vmm_server: vmm01.lab.local
+        vmm_username: LAB\\vmm-automation
+        vmm_password: "{{ jump_password }}"
+        custom_property_name: Custom1
+        custom_property_value: "7"
+      register: batch7
+    - name: Each failure says why
+      ansible.builtin.assert:
+        that:
+          - local is failed and 'cannot contact the VMM management server localhost' in local.msg
+          - no_credential is failed and 'double hop' in no_credential.msg and 'vmm_username' in no_credential.msg
+          - wrong is failed and 'Access is denied' in wrong.msg and 'double hop' not in wrong.msg
+          - wrong.psrp_error.category == 'PermissionDenied'
+          - batch7.count == 12
+          - batch7.server.vmm_server == 'vmm01.lab.local'
+        fail_msg: "{{ [local.msg | default(''), no_credential.msg | default(''), wrong.msg | default('')] }}"
+"""
+
+
+def test_jump_box_connects_to_the_vmm_server_with_an_explicit_credential(vmm_lab, ansible):
+    jump_password = "Jump-Hop-2!x"
+    vmm_lab.server.vmm.configure_jump_box("LAB\\vmm-automation", jump_password)
+    vmm_lab.lab.passwords = sorted(set(vmm_lab.lab.passwords) | {jump_password})
+    playbook = vmm_lab.lab.workdir / "jump_box.yml"
+    playbook.write_text(JUMP_BOX)
+    result = ansible(playbook, vmm_lab.extra_vars(jump_password=jump_password), verbosity=4).assert_ok()
+    assert jump_password not in result.output
+    # The credential travelled as a PSRP parameter of the connect operation, never inside the script text.
+    connects = [params for _script, params in vmm_lab.server.operations("vmm.connect")]
+    assert any(p.get("UserName") == "LAB\\vmm-automation" for p in connects)
+    assert all(jump_password not in record.command for record in vmm_lab.server.pipelines)

@@ -18,6 +18,7 @@ from pypsrp.powershell import PSInvocationState  # noqa: E402
 from ansible_collections.vmops.datacenter.plugins.module_utils import _psrp  # noqa: E402
 from ansible_collections.vmops.datacenter.plugins.module_utils._psrp import (  # noqa: E402
     CATALOGUE,
+    ERROR_CATEGORIES,
     PsrpError,
     PsrpRunner,
     connect_params,
@@ -216,6 +217,23 @@ def test_powershell_errors_name_server_operation_id_category_and_message(wire):
     assert err.as_dict()["category"] == "InvalidData"
     assert wire.pools[0].closed
     assert len(wire.pipelines) == 2  # a write is never repeated
+
+
+@pytest.mark.parametrize("params, hint", [
+    (connect_params("vmm", "vmm01.lab.local"), True),  # from a jump box, no credential: the double hop
+    (connect_params("vmm", "vmm01.lab.local", "LAB\\vmmadmin", VMM_PASSWORD), False),  # a wrong credential
+    (connect_params("vmm"), False),  # on the VMM server itself
+])
+def test_access_denied_on_connect_names_the_double_hop_only_when_it_is_one(wire, params, hint):
+    wire.answer("vmm.connect", failed("You cannot access the VMM management server vmm01.lab.local: Access is denied.",
+                                      fq_error="CannotConnectToVMMServer",
+                                      category=ERROR_CATEGORIES.index("PermissionDenied")))
+    with pytest.raises(PsrpError) as caught:
+        runner(connect_params=params, secrets=[VMM_PASSWORD]).run("vmm.host_list")
+    message = str(caught.value)
+    assert "Access is denied" in message and caught.value.category == "PermissionDenied"
+    assert ("double hop" in message and "vmm_username" in message) is hint
+    assert VMM_PASSWORD not in message
 
 
 def test_the_pool_is_closed_when_connect_fails_and_the_next_run_starts_over(wire):
