@@ -44,8 +44,14 @@ def _start_s3(lab_dir: Path, pki, args):
     return lab_server(lab_dir / "s3", pki)  # rclone serve s3: data in DIR/s3/data, keys and port kept
 
 
+def _start_configmgr(lab_dir: Path, pki, args):
+    from .configmgr import ConfigMgrServer
+
+    return ConfigMgrServer(lab_dir / "configmgr", pki).start()  # state and port kept in DIR/configmgr
+
+
 # name -> factory(lab_dir, pki, args) returning an object with .endpoints and .stop()
-SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3}
+SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3, "configmgr": _start_configmgr}
 
 
 def _paths(lab_dir: Path) -> dict:
