@@ -24,6 +24,9 @@ from urllib.parse import unquote, urlsplit
 
 import spnego
 import spnego.exceptions
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from spnego.channel_bindings import GssChannelBindings
 
 from ..psrp.transport import Handler, HTTPServer, ssl_context
 from ..tintri.errors import ApiError
@@ -76,7 +79,8 @@ class ConfigMgrServer:
     """One site's AdminService. ``endpoints`` has what clients need; ``model`` is the site."""
 
     def __init__(self, state_dir, pki, description=None, *, host: str = "127.0.0.1", port: int = 0,
-                 page_size: int | None = None, timings: dict | None = None, basic: bool | None = None):
+                 page_size: int | None = None, timings: dict | None = None, basic: bool | None = None,
+                 extended_protection: bool = True):
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         desc = load_description(description)
@@ -90,6 +94,8 @@ class ConfigMgrServer:
         self.basic = bool(desc.get("basic_auth", True) if basic is None else basic)
         self.page_size = int(page_size or desc.get("page_size") or DEFAULT_PAGE_SIZE)
         self.pki = pki
+        # IIS Extended Protection: the NTLM answer must carry this server certificate's tls-server-end-point
+        self.channel_bindings = _channel_bindings(pki.cert_path) if extended_protection else None
         self.host = host
         self._requested_port = port or self._last_port()
         self.faults = FaultBook()
@@ -287,7 +293,8 @@ class ConfigMgrServer:
             return None, self._challenge()
         ctx = getattr(h, "cm_ctx", None)
         if ctx is None or raw[:1] == b"\x60" or raw.startswith(b"NTLMSSP\x00\x01\x00\x00\x00"):
-            ctx = spnego.server(hostname="localhost", service="HTTP", protocol="negotiate")
+            ctx = spnego.server(hostname="localhost", service="HTTP", protocol="negotiate",
+                                channel_bindings=self.channel_bindings)
             h.cm_ctx = ctx
             h.cm_user = None
         try:
@@ -471,6 +478,17 @@ class ConfigMgrServer:
         op_id = self.model.client_operation(op_type, target, ids)
         return Reply(200, {"@odata.context": f"{context_base}/$metadata#AdminService.InitiateClientOperation",
                            "OperationID": op_id, "ReturnValue": 0})
+
+
+def _channel_bindings(cert_path) -> GssChannelBindings:
+    """RFC 5929 tls-server-end-point of the server certificate (SHA-256 unless it is signed with stronger)."""
+    cert = x509.load_pem_x509_certificate(Path(cert_path).read_bytes())
+    algorithm = cert.signature_hash_algorithm
+    if algorithm is None or algorithm.name in ("md5", "sha1"):
+        algorithm = hashes.SHA256()
+    digest = hashes.Hash(algorithm)
+    digest.update(cert.public_bytes(serialization.Encoding.DER))
+    return GssChannelBindings(application_data=b"tls-server-end-point:" + digest.finalize())
 
 
 def _json_body(body: bytes, allow_empty: bool = False) -> dict:

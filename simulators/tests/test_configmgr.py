@@ -9,6 +9,7 @@ import requests
 import spnego
 
 from simulators.configmgr import ConfigMgrServer
+from simulators.configmgr.server import _channel_bindings
 from simulators.pki import ensure_lab_ca
 
 TIMINGS = {"evaluation_seconds": 5, "download_seconds": 2, "install_seconds": 3, "reboot_seconds": 4}
@@ -17,6 +18,11 @@ HOSTS_TO_PATCH, PATCH, HOLDING = "LAB00010", "LAB00011", "LAB00012"
 DEPLOYMENT = 16777300
 PROD1, PROD2 = 16777220, 16777221
 CU, DOTNET, MSRT, SSU = 16800001, 16800002, 16800003, 16800004
+
+
+def ensure_lab_ca_path(ca_path):
+    """The server certificate next to the lab CA (what the channel bindings are computed from)."""
+    return str(ca_path).replace("lab-ca.pem", "server.pem")
 
 
 class Site:
@@ -115,8 +121,10 @@ def test_unauthenticated_request_is_challenged_for_windows_auth_and_basic(site):
     assert bad.status_code == 401
 
 
-def _negotiate(session, url, ca, username, password):
-    ctx = spnego.client(username, password, hostname="localhost", service="HTTP", protocol="negotiate")
+def _negotiate(session, url, ca, username, password, bindings=True):
+    cbt = _channel_bindings(ensure_lab_ca_path(ca)) if bindings else None
+    ctx = spnego.client(username, password, hostname="localhost", service="HTTP", protocol="negotiate",
+                        channel_bindings=cbt)
     r = session.get(url, headers={"Authorization": "Negotiate " + base64.b64encode(ctx.step()).decode()},
                     verify=ca, timeout=30)
     assert r.status_code == 401
@@ -134,6 +142,12 @@ def test_negotiate_ntlm_handshake_authenticates_the_connection(site):
     # IIS keeps an NTLM-authenticated keep-alive connection authenticated
     assert http.get(site.base + "SMS_Collection", verify=site.ca, timeout=30).status_code == 200
     assert site.admin("GET", "auth")["negotiate"] == 1
+
+
+def test_extended_protection_refuses_an_answer_without_channel_bindings(site):
+    r = _negotiate(requests.Session(), site.base + "SMS_Collection", site.ca, site.ep["username"], site.ep["password"],
+                   bindings=False)
+    assert r.status_code == 401
 
 
 def test_negotiate_with_a_wrong_password_is_refused(site):
