@@ -74,6 +74,12 @@ options:
       - If not set, the value of the E(CONFIGMGR_RETRIES) environment variable is used.
     type: int
     default: 5
+attributes:
+  action_group:
+    description: Use C(group/vmops.datacenter.configmgr) in C(module_defaults) to set the connection options once.
+    support: full
+    membership:
+      - vmops.datacenter.configmgr
 requirements:
   - requests
   - pyspnego (for O(auth=negotiate) and O(auth=ntlm))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -68,6 +69,8 @@ CLIENT_ACTIONS = {
     "restart": 17,
     "wake_up": 150,
 }
+# A CollectionID: the site code (or SMS for built-in collections) and five hexadecimal digits.
+COLLECTION_ID = re.compile(r"^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}$")
 # Device names per $filter request: keeps URLs well below IIS's default limits.
 FILTER_CHUNK = 25
 
@@ -112,6 +115,10 @@ def any_of(prop, values, literal=odata_string):
     return "(%s)" % " or ".join("%s eq %s" % (prop, literal(v)) for v in values)
 
 
+def _integer(value):
+    return "%d" % int(value)
+
+
 def _never_sent(exc):
     """True when a connection error happened before any byte of the request left."""
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -125,9 +132,9 @@ def _offered(response):
     """Authentication schemes of a 401, lower case, in the server's order, with any token."""
     offers = []
     for part in (response.headers.get("WWW-Authenticate") or "").split(","):
-        scheme, _, token = part.strip().partition(" ")
-        if scheme:
-            offers.append((scheme.lower(), token.strip()))
+        words = part.strip().split(" ", 1)
+        if words[0]:
+            offers.append((words[0].lower(), words[1].strip() if len(words) > 1 else ""))
     return offers
 
 
@@ -181,7 +188,7 @@ class NegotiateAuth(requests.auth.AuthBase if HAS_REQUESTS else object):
     def _on_response(self, response, **kwargs):
         if response.status_code != 401:
             return response
-        schemes = [s for s, _ in _offered(response)]
+        schemes = [offer[0] for offer in _offered(response)]
         wanted = ["negotiate", "ntlm"] if self.protocol == "negotiate" else ["ntlm", "negotiate"]
         scheme = next((s for s in wanted if s in schemes), None)
         if scheme is None:
@@ -327,7 +334,7 @@ class ConfigMgrClient:
             text += " %s" % code
         text += ": %s" % (message or response.reason or "no error message").rstrip(".") + "."
         if response.status_code == 401:
-            offered = ", ".join(s for s, _ in _offered(response)) or "nothing"
+            offered = ", ".join(offer[0] for offer in _offered(response)) or "nothing"
             text += (" The server did not accept the credentials (it offers: %s). Check username (DOMAIN\\user), "
                      "password and auth (%s was used)." % (offered, self.auth))
         elif response.status_code == 403:
@@ -352,8 +359,7 @@ class ConfigMgrClient:
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise ConfigMgrApiError("%s: GET %s returned no OData value array." % (self.label, path),
                                         server=self.server, method="GET", path=path)
-            for row in body["value"]:
-                yield row
+            yield from body["value"]
             link = body.get("@odata.nextLink")
             if not link or link in seen:
                 return
@@ -412,6 +418,21 @@ class ConfigMgrClient:
 
     def find_collections(self, name):
         return self.query("/wmi/SMS_Collection", filter="Name eq %s" % odata_string(name))
+
+    def collection(self, ref):
+        """The collection named or identified by ``ref``, with its CollectionRules, or None.
+        An ID is tried first; a name is compared without case, as the site does."""
+        if COLLECTION_ID.match(ref):
+            found = self.get_collection(ref.upper())
+            if found is not None:
+                return found
+        hits = self.find_collections(ref)
+        if not hits:
+            return None
+        if len(hits) > 1:
+            raise ConfigMgrApiError("%s: %d collections are named %r (%s); name one by CollectionID." % (
+                self.label, len(hits), ref, ", ".join(h["CollectionID"] for h in hits)), server=self.server)
+        return self.get_collection(hits[0]["CollectionID"])
 
     def get_collection(self, collection_id):
         """The collection with its CollectionRules (a lazy property, read by key), or None."""
@@ -514,19 +535,29 @@ class ConfigMgrClient:
         """SMS_UpdateComplianceStatus rows for these devices, limited to these updates (a deployment's)."""
         rows = []
         ci_ids = sorted(set(int(c) for c in ci_ids))
-        if not ci_ids:
+        devices = sorted(set(int(r) for r in resource_ids))
+        if not ci_ids or not devices:
             return rows
-        for rid in sorted(set(int(r) for r in resource_ids)):
-            rows += self.query("/wmi/SMS_UpdateComplianceStatus", filter="MachineID eq %d and %s" % (
-                rid, any_of("CI_ID", ci_ids, literal=lambda v: "%d" % v)))
+        updates = any_of("CI_ID", ci_ids, literal=_integer)
+        for i in range(0, len(devices), FILTER_CHUNK):
+            chunk = devices[i:i + FILTER_CHUNK]
+            machines = "MachineID eq %d" % chunk[0] if len(chunk) == 1 else any_of("MachineID", chunk, literal=_integer)
+            rows += self.query("/wmi/SMS_UpdateComplianceStatus", filter="%s and %s" % (machines, updates))
         return rows
+
+    def software_updates(self, ci_ids):
+        """SMS_SoftwareUpdate rows of these CI_IDs."""
+        ci_ids = sorted(set(int(c) for c in ci_ids))
+        if not ci_ids:
+            return []
+        return self.query("/wmi/SMS_SoftwareUpdate", filter=any_of("CI_ID", ci_ids, literal=_integer),
+                          select=["CI_ID", "ArticleID", "BulletinID", "LocalizedDisplayName"])
 
     def deployment_assets(self, assignment_id, resource_ids=None):
         """SMS_SUMDeploymentAssetDetails rows of one deployment (optionally only some devices)."""
         flt = "AssignmentID eq %d" % int(assignment_id)
         if resource_ids:
-            flt += " and %s" % any_of("ResourceID", sorted(set(int(r) for r in resource_ids)),
-                                      literal=lambda v: "%d" % v)
+            flt += " and %s" % any_of("ResourceID", sorted(set(int(r) for r in resource_ids)), literal=_integer)
         return self.query("/wmi/SMS_SUMDeploymentAssetDetails", filter=flt)
 
     def online_status(self, resource_ids):
@@ -535,6 +566,6 @@ class ConfigMgrClient:
         if not ids:
             return {}
         rows = self.query("/wmi/SMS_CombinedDeviceResources",
-                          filter=any_of("ResourceID", ids, literal=lambda v: "%d" % v),
+                          filter=any_of("ResourceID", ids, literal=_integer),
                           select=["ResourceID", "CNIsOnline"])
         return dict((int(r["ResourceID"]), bool(r.get("CNIsOnline"))) for r in rows)

@@ -169,8 +169,10 @@ def _asset_details(m: SiteModel) -> list[dict]:
 
 
 def _operations(m: SiteModel) -> list[dict]:
-    return [{"ID": o["ID"], "Type": o["Type"], "TargetCollectionID": o["TargetCollectionID"],
-             "TargetResourceIDs": list(o["TargetResourceIDs"]), "RequestedTime": iso(o["Time"])}
+    names = {c["CollectionID"]: c["Name"] for c in m.state["collections"].values()}
+    return [{"ID": o["ID"], "PrimaryActionType": o["Type"], "CollectionID": o["TargetCollectionID"],
+             "TargetCollectionName": names.get(o["TargetCollectionID"], ""), "TargetResourceIDs": list(o["TargetResourceIDs"]),
+             "RequestedTime": iso(o["Time"]), "State": 1, "SourceSite": m.site_code}
             for o in m.state["operations"]]
 
 
@@ -206,8 +208,9 @@ WMI_CLASSES = {c.name.lower(): c for c in [
     WmiClass("SMS_CombinedDeviceResources", "ResourceID", _props(
         "ResourceID", "MachineID", "Name", "Domain", "SiteCode", "IsClient", "ClientActiveStatus", "ClientVersion",
         "CNIsOnline", "CNLastOnlineTime", "CNLastOfflineTime", "IsVirtualMachine"), _combined),
-    WmiClass("SMS_ClientOperation", "ID", _props("ID", "Type", "TargetCollectionID", "TargetResourceIDs",
-                                                 "RequestedTime"), _operations, arrays={"TargetResourceIDs"}),
+    WmiClass("SMS_ClientOperation", "ID", _props(
+        "ID", "PrimaryActionType", "CollectionID", "TargetCollectionName", "TargetResourceIDs", "RequestedTime", "State",
+        "SourceSite"), _operations, arrays={"TargetResourceIDs"}),
     WmiClass("SMS_SoftwareUpdate", "CI_ID", _props(
         "CI_ID", "CI_UniqueID", "ArticleID", "BulletinID", "LocalizedDisplayName", "Severity", "IsDeployed",
         "IsExpired", "IsSuperseded"), _updates),

@@ -387,7 +387,7 @@ def test_notification_reaches_only_members_and_online_clients(site):
     site.notify(14, PATCH, [])  # the whole collection
     assert site.asset(PROD1)["StatusType"] == 2
     ops = site.values("SMS_ClientOperation")
-    assert [o["Type"] for o in ops] == [8, 14]
+    assert [(o["PrimaryActionType"], o["CollectionID"]) for o in ops] == [(8, PATCH), (14, PATCH)]
 
 
 def test_install_failure_and_retry(site):

@@ -121,7 +121,7 @@ def acceptor(tmp_path, monkeypatch):
 
 def _leg(acceptor, scheme, final_json=None):
     def respond(call):
-        label, _, token = call["headers"]["Authorization"].partition(" ")
+        label, token = call["headers"]["Authorization"].split(" ", 1)
         assert label == scheme
         out = acceptor.step(base64.b64decode(token))
         header = {"WWW-Authenticate": "%s %s" % (scheme, base64.b64encode(out).decode())} if out else {}
@@ -235,7 +235,7 @@ def test_reads_are_retried_with_capped_jittered_backoff(api):
 
 
 def test_retries_end_with_the_last_error(api):
-    for _ in range(3):
+    for _attempt in range(3):
         api.expect("GET", WMI + "SMS_R_System", status=503, json=odata_error("ServiceUnavailable", "busy"))
     with pytest.raises(ConfigMgrApiError, match="HTTP 503 ServiceUnavailable: busy"):
         client(retries=2).query("/wmi/SMS_R_System")
@@ -292,10 +292,13 @@ def test_devices_are_found_by_netbios_name_whatever_the_case_or_domain(api):
 def test_compliance_is_read_only_for_the_updates_asked_for(api):
     api.expect("GET", WMI + "SMS_UpdateComplianceStatus",
                params={"$filter": "MachineID eq 7 and (CI_ID eq 11 or CI_ID eq 12)"}, json=values([{"CI_ID": 11}]))
+    api.expect("GET", WMI + "SMS_UpdateComplianceStatus",
+               params={"$filter": "(MachineID eq 7 or MachineID eq 8) and (CI_ID eq 11)"}, json=values([]))
     api.expect("GET", WMI + "SMS_SUMDeploymentAssetDetails",
                params={"$filter": "AssignmentID eq 300 and (ResourceID eq 7)"}, json=values([{"StatusType": 2}]))
     cm = client()
     assert cm.update_compliance([7], [12, 11, 12]) == [{"CI_ID": 11}]
+    assert cm.update_compliance([8, 7], [11]) == []
     assert cm.deployment_assets(300, [7]) == [{"StatusType": 2}]
     assert cm.update_compliance([7], []) == []
 
@@ -310,7 +313,7 @@ def test_waiting_for_evaluated_membership(api):
 
 def test_waiting_for_membership_times_out_with_what_is_missing(api):
     flt = {"$filter": "CollectionID eq 'LAB00011'", "$select": "ResourceID"}
-    for _ in range(3):
+    for _attempt in range(3):
         api.expect("GET", WMI + "SMS_FullCollectionMembership", params=flt, json=values([]))
     with pytest.raises(ConfigMgrTimeoutError, match=r"still missing \[1\]"):
         client().wait_for_members("LAB00011", present=[1], wait_timeout=10, poll_interval=5)
