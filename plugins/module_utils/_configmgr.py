@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from ansible_collections.vmops.datacenter.plugins.module_utils._common import (
     Deadline,
     backoff_delays,
+    never_sent,
+    pause,
     redact,
 )
 
@@ -31,7 +33,6 @@ try:
     import requests
     import requests.auth
     import requests.exceptions
-    import urllib3.exceptions
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
@@ -117,15 +118,6 @@ def any_of(prop, values, literal=odata_string):
 
 def _integer(value):
     return "%d" % int(value)
-
-
-def _never_sent(exc):
-    """True when a connection error happened before any byte of the request left."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _offered(response):
@@ -290,9 +282,9 @@ class ConfigMgrClient:
                 raise self._connection_error(method, shown, exc, hint=(
                     "Windows authentication could not be completed; check username (DOMAIN\\user) and password.")) from exc
             except requests.exceptions.RequestException as exc:
-                if (safe or _never_sent(exc)) and self._pause(delays):
+                if (safe or never_sent(exc)) and self._pause(delays):
                     continue
-                hint = None if safe or _never_sent(exc) else (
+                hint = None if safe or never_sent(exc) else (
                     "The request may have reached the server, so it was not repeated automatically.")
                 raise self._connection_error(method, shown, exc, hint=hint) from exc
             if response.status_code in RETRY_STATUSES and safe and self._pause(delays):
@@ -310,11 +302,7 @@ class ConfigMgrClient:
                     server=self.server, method=method, path=shown, status=response.status_code) from None
 
     def _pause(self, delays):
-        delay = next(delays, None)
-        if delay is None:
-            return False
-        self._sleep(delay)
-        return True
+        return pause(delays, self._sleep)
 
     def _api_error(self, method, path, response):
         code = message = None
