@@ -42,3 +42,47 @@ def test_configmgr_client_action(configmgr_lab, ansible):
     operations = configmgr_lab.server.model.state["operations"]
     assert [(o["Type"], len(o["TargetResourceIDs"])) for o in operations] == [(12, 7)]
     assert configmgr_lab.server.auth_counts["ntlm"] >= 3 and configmgr_lab.server.auth_counts["basic"] == 0
+
+
+TRANSIENT = """
+- name: configmgr_collection_member through transient faults
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/vmops.datacenter.configmgr:
+      server: "{{ lab_configmgr.hostname }}"
+      username: "{{ lab_configmgr.username }}"
+      password: "{{ lab_configmgr.password }}"
+      ca_path: "{{ lab_configmgr.ca_path }}"
+      retries: 3
+  tasks:
+    - name: Two hosts into the patch collection
+      vmops.datacenter.configmgr_collection_member:
+        collection: Hyper-V patch
+        devices: [hv-test-01, hv-test-02]
+        poll_interval: 0.2
+        wait_timeout: 30
+      register: added
+    - name: Both evaluated members despite the faults
+      ansible.builtin.assert:
+        that:
+          - added is changed
+          - added.members | length == 2
+"""
+
+
+def test_transient_faults_are_retried_where_repeating_is_safe(configmgr_lab, ansible):
+    playbook = configmgr_lab.lab.workdir / "transient.yml"
+    playbook.write_text(TRANSIENT)
+    server = configmgr_lab.server
+    server.faults.add([
+        {"path": "/AdminService/wmi/SMS_R_System", "method": "GET", "status": 503, "code": "ServiceUnavailable",
+         "count": 1},
+        {"path": "*AddMembershipRules", "method": "POST", "status": 502, "code": "BadGateway", "count": 1},
+        {"path": "/AdminService/wmi/SMS_FullCollectionMembership", "action": "drop", "count": 1},
+    ])
+    ansible(playbook, configmgr_lab.extra_vars()).assert_ok()
+    statuses = [(r["path"].rsplit("/", 1)[-1], r["status"]) for r in server.requests.list() if r["status"] != 401]
+    assert ("SMS_R_System", 503) in statuses and ("SMS_FullCollectionMembership", 0) in statuses
+    added = [s for s in statuses if s[0].endswith("AddMembershipRules")]
+    assert added == [("AdminService.AddMembershipRules", 502), ("AdminService.AddMembershipRules", 200)]

@@ -317,3 +317,10 @@ def test_waiting_for_membership_times_out_with_what_is_missing(api):
         api.expect("GET", WMI + "SMS_FullCollectionMembership", params=flt, json=values([]))
     with pytest.raises(ConfigMgrTimeoutError, match=r"still missing \[1\]"):
         client().wait_for_members("LAB00011", present=[1], wait_timeout=10, poll_interval=5)
+
+
+def test_windows_authentication_against_a_basic_only_server_stops_at_the_first_401(api):
+    api.expect("GET", WMI + "SMS_R_System", status=401, headers={"WWW-Authenticate": 'Basic realm="AdminService"'})
+    with pytest.raises(ConfigMgrApiError, match=r"it offers: basic\). .*negotiate was used"):
+        client(auth="negotiate").query("/wmi/SMS_R_System")
+    assert len(api.made) == 1
