@@ -24,7 +24,7 @@ options:
     type: int
   username:
     description:
-      - Account of a ConfigMgr administrative user, as C(DOMAIN\\user) or C(user@domain).
+      - Account of a ConfigMgr administrative user, as C(DOMAIN\user) or C(user@domain).
       - If not set, the value of the E(CONFIGMGR_USERNAME) environment variable is used.
     type: str
     required: true
