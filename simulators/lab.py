@@ -52,8 +52,14 @@ def _start_psrp(lab_dir: Path, pki, args):
     return lab_server(lab_dir / "psrp", pki, job_seconds=float(args.task_seconds))
 
 
+def _start_configmgr(lab_dir: Path, pki, args):
+    from .configmgr import ConfigMgrServer
+
+    return ConfigMgrServer(lab_dir / "configmgr", pki).start()  # state and port kept in DIR/configmgr
+
+
 # name -> factory(lab_dir, pki, args) returning an object with .endpoints and .stop()
-SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3, "psrp": _start_psrp}
+SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3, "psrp": _start_psrp, "configmgr": _start_configmgr}
 
 
 def _paths(lab_dir: Path) -> dict:

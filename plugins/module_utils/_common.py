@@ -19,6 +19,13 @@ except ImportError as exc:  # pragma: no cover - exercised by the sanity import 
     HAS_JMESPATH = False
     JMESPATH_IMPORT_ERROR = exc
 
+try:
+    import requests.exceptions
+    import urllib3.exceptions
+    HAS_REQUESTS = True
+except ImportError:  # pragma: no cover - the clients that need it report the missing library
+    HAS_REQUESTS = False
+
 REDACTED = "********"
 
 
@@ -32,6 +39,25 @@ def backoff_delays(retries, base_delay=1.0, max_delay=20.0, rng=None):
     for attempt in range(retries):
         step = min(max_delay, base_delay * (2 ** attempt))
         yield step / 2.0 + rng.uniform(0, step / 2.0)
+
+
+def pause(delays, sleep):
+    """Sleep the next delay of a backoff_delays() generator; False when the retries are used up."""
+    delay = next(delays, None)
+    if delay is None:
+        return False
+    sleep(delay)
+    return True
+
+
+def never_sent(exc):
+    """True when a requests connection error happened before any byte of the request left
+    (connection refused, connect timeout): then even a request that is not safe to repeat may be."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def redact(value, secrets):

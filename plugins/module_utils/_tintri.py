@@ -23,13 +23,14 @@ from urllib.parse import parse_qsl
 from ansible_collections.vmops.datacenter.plugins.module_utils._common import (
     Deadline,
     backoff_delays,
+    never_sent,
+    pause,
     redact,
 )
 
 try:
     import requests
     import requests.exceptions
-    import urllib3.exceptions
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test
@@ -107,15 +108,6 @@ def _refuse_all_cookies():
     jar = requests.cookies.RequestsCookieJar()
     jar.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return jar
-
-
-def _never_sent(exc):
-    """True when a connection error happened before any byte of the request left."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def uuid_of(obj):
@@ -295,9 +287,9 @@ class TintriClient:
                     "TLS verification failed: give the CA that signed this server's certificate in ca_path "
                     "(a PEM file or directory), or fix the server certificate.")) from exc
             except requests.exceptions.RequestException as exc:
-                if (idempotent or _never_sent(exc)) and self._pause(delays):
+                if (idempotent or never_sent(exc)) and self._pause(delays):
                     continue
-                hint = None if idempotent or _never_sent(exc) else (
+                hint = None if idempotent or never_sent(exc) else (
                     "The request may have reached the server, so it was not repeated automatically.")
                 raise self._connection_error(method, path, exc, hint=hint) from exc
             error = self._error_body(response)
@@ -314,11 +306,7 @@ class TintriClient:
             return response
 
     def _pause(self, delays):
-        delay = next(delays, None)
-        if delay is None:
-            return False
-        self._sleep(delay)
-        return True
+        return pause(delays, self._sleep)
 
     @staticmethod
     def _error_body(response):

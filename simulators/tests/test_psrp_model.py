@@ -94,7 +94,8 @@ def small_cluster(**node_overrides):
 def test_default_lab_seeds_clusters_hosts_and_vms_with_non_unique_names(lab):
     hosts = {h["name"]: h for h in lab.call("vmm.host_list")}
     assert set(hosts) == {"hv-prod-01.lab.local", "hv-prod-02.lab.local", "hv-prod-03.lab.local",
-                          "hv-test-01.lab.local", "hv-test-02.lab.local", "hv-dev-01.lab.local", "hv-dmz-01.lab.local"}
+                          "hv-test-01.lab.local", "hv-test-02.lab.local", "hv-test-03.lab.local", "hv-dev-01.lab.local",
+                          "hv-dmz-01.lab.local"}
     assert hosts["hv-prod-01.lab.local"]["cluster"] == "hvc-prod.lab.local"
     assert hosts["hv-dev-01.lab.local"]["cluster"] is None
     assert hosts["hv-dmz-01.lab.local"]["available_for_placement"] is False

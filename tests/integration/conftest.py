@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from simulators.pki import ensure_lab_ca  # noqa: E402  (needs the repository root on sys.path)
 from simulators.tintri import TintriLab  # noqa: E402
 
-from . import psrp_fixtures, s3_fixtures  # noqa: E402
+from . import configmgr_fixtures, psrp_fixtures, s3_fixtures  # noqa: E402
 
 # The S3 fixtures live in their own module; naming them here makes pytest offer them to every test.
 moto_s3 = s3_fixtures.moto_s3
@@ -35,6 +35,9 @@ s3_server = s3_fixtures.s3_server
 # Likewise the PowerShell remoting (VMM/SCOM) fixtures.
 psrp_server = psrp_fixtures.psrp_server
 vmm_lab = psrp_fixtures.vmm_lab
+# And the ConfigMgr AdminService fixtures.
+configmgr_server = configmgr_fixtures.configmgr_server
+configmgr_lab = configmgr_fixtures.configmgr_lab
 
 INTEGRATION = Path(__file__).resolve().parent
 COLLECTIONS = ROOT / ".tmp" / "collections"

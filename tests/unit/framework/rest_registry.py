@@ -27,7 +27,7 @@ class UnexpectedRequest(AssertionError):
 
 class Expected:
     def __init__(self, method, path, status=200, json_body=None, params=None, body=None, cookies=None,
-                 raise_exc=None, text=None):
+                 raise_exc=None, text=None, headers=None, respond=None):
         self.method = method
         self.path = path
         self.status = status
@@ -37,6 +37,8 @@ class Expected:
         self.cookies = cookies or {}
         self.raise_exc = raise_exc
         self.text = text
+        self.headers = headers or {}
+        self.respond = respond
 
     def describe(self):
         return "%s %s%s" % (self.method, self.path, " %s" % self.params if self.params else "")
@@ -49,9 +51,13 @@ class RestRegistry:
 
     # -- registering ------------------------------------------------------------------------
 
-    def expect(self, method, path, json=None, status=200, params=None, body=None, cookies=None, text=None):
-        """Expect one call. ``params`` must match exactly (all keys); ``body`` may be a value or a predicate."""
-        self.expected.append(Expected(method, path, status, json, params, body, cookies, text=text))
+    def expect(self, method, path, json=None, status=200, params=None, body=None, cookies=None, text=None,
+               headers=None, respond=None):
+        """Expect one call. ``params`` must match exactly (all keys); ``body`` may be a value or a predicate.
+        ``headers`` are added to the answer; ``respond(call)`` may compute the answer from the request
+        (returns a dict with any of status, headers, json)."""
+        self.expected.append(Expected(method, path, status, json, params, body, cookies, text=text, headers=headers,
+                                      respond=respond))
         return self
 
     def expect_error(self, method, path, status, code, message="", cause="", params=None):
@@ -89,7 +95,7 @@ class RestRegistry:
         params = dict((k, v if len(v) > 1 else v[0]) for k, v in parse_qs(url.query, keep_blank_values=True).items())
         body = json.loads(request.body) if request.body else None
         call = dict(method=request.method, path=url.path, params=params, body=body,
-                    headers=dict(request.headers))
+                    headers=dict(request.headers), verify=kwargs.get("verify"), host=url.netloc)
         self.made.append(call)
         if not self.expected:
             raise UnexpectedRequest("Unexpected call %s %s %s (nothing more was expected)" % (
@@ -105,7 +111,14 @@ class RestRegistry:
                 raise UnexpectedRequest("%s: unexpected body %s" % (nxt.describe(), body))
         if nxt.raise_exc is not None:
             raise nxt.raise_exc
-        return self._response(request, nxt)
+        if nxt.respond is not None:
+            answer = nxt.respond(call)
+            nxt.status = answer.get("status", nxt.status)
+            nxt.headers = dict(nxt.headers, **answer.get("headers", {}))
+            nxt.json_body = answer.get("json", nxt.json_body)
+        response = self._response(request, nxt)
+        response.connection = adapter  # what requests sets: auth handlers send the next leg through it
+        return response
 
     @staticmethod
     def _response(request, nxt):
@@ -113,8 +126,9 @@ class RestRegistry:
         response.status_code = nxt.status
         response.request = request
         response.url = request.url
-        response.reason = {200: "OK", 204: "No Content"}.get(nxt.status, "Error")
+        response.reason = {200: "OK", 201: "Created", 204: "No Content", 401: "Unauthorized"}.get(nxt.status, "Error")
         response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+        response.headers.update(nxt.headers)
         if nxt.text is not None:
             response._content = nxt.text.encode()
         elif nxt.json_body is not None:
