@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: vmops.datacenter contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cluster_patch runbook against the PSRP simulator (VMM hosts, clusters, maintenance mode) and the ConfigMgr
+AdminService simulator (collections, the deployment, client notification, compliance over time), both of the default
+lab: hvc-prod and hvc-test with three nodes each, stand-alone hv-dev-01."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import ROOT
+
+PLAYBOOK = ROOT / "playbooks" / "cluster_patch.yml"
+DEPLOYMENT = "Hyper-V hosts 2026-11 - Hyper-V patch"
+PROD = ["hv-prod-01.lab.local", "hv-prod-02.lab.local", "hv-prod-03.lab.local"]
+TEST = ["hv-test-01.lab.local", "hv-test-02.lab.local", "hv-test-03.lab.local"]
+
+
+def run_vars(vmm_lab, configmgr_lab, hosts, **more):
+    psrp = vmm_lab.endpoint
+    cm = configmgr_lab.endpoint
+    data = dict(
+        cluster_patch_hosts=hosts, cluster_patch_deployment=DEPLOYMENT, cluster_patch_poll_interval=0.5,
+        cluster_patch_vmm_connection={k: psrp[k] for k in ("server", "port", "ssl", "auth", "encryption", "username",
+                                                           "password", "ca_path")},
+        cluster_patch_configmgr_connection=dict(server=cm["hostname"], username=cm["username"], password=cm["password"],
+                                                ca_path=cm["ca_path"]),
+        cluster_patch_report_file=str(vmm_lab.lab.workdir / "patch-report.json"))
+    data.update(more)
+    return data
+
+
+def report(vmm_lab):
+    return json.loads((vmm_lab.lab.workdir / "patch-report.json").read_text())
+
+
+def audit(vmm_lab):
+    path = vmm_lab.lab.workdir / "audit" / "cluster_patch.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def recap_changed(output):
+    recap = output[output.rindex("PLAY RECAP"):]
+    return sum(int(part.split("=")[1]) for part in recap.split() if part.startswith("changed="))
+
+
+def maintenance(vmm):
+    return {h["name"]: h["in_maintenance"] for h in vmm.list_hosts()}
+
+
+def members(cm, collection_id):
+    """Devices with a direct rule in the collection (evaluation may still be pending)."""
+    model = cm.server.model
+    return sorted(model.state["devices"][str(rule["ResourceID"])]["Name"]
+                  for rule in model.collection(collection_id)["rules"])
+
+
+def windows(vmm_lab):
+    """Per host, (start, end) indexes of its maintenance_start and maintenance_end records in the trail."""
+    out = {}
+    for index, record in enumerate(audit(vmm_lab)):
+        if record["step"] in ("maintenance_start", "maintenance_end"):
+            out.setdefault(record["target"], []).append(index)
+    return out
+
+
+def test_two_clusters_one_node_each_at_a_time_then_a_rerun_changes_nothing(vmm_lab, configmgr_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    running_before = sorted(vm["id"] for vm in vmm.list_vms(statuses=["Running"]))
+    extra = dict(vmm_lab.extra_vars(), **run_vars(vmm_lab, configmgr_lab, PROD + TEST + ["hv-dev-01.lab.local"]))
+
+    planned = ansible(PLAYBOOK, extra, check=True).assert_ok()
+    flat = " ".join(planned.output.split())
+    assert "6 clustered hosts in 3 rounds" in flat and "hv-prod-01.lab.local, hv-test-01.lab.local" in flat, planned.tail()
+    assert not any(maintenance(vmm).values())
+    assert members(configmgr_lab, "LAB00011") == [] and members(configmgr_lab, "LAB00012") == []
+    assert configmgr_lab.server.model.state["operations"] == []
+
+    ansible(PLAYBOOK, extra).assert_ok()
+    data = report(vmm_lab)
+    assert sorted(h["host"] for h in data["hosts"]) == sorted(PROD + TEST)
+    assert {h["result"] for h in data["hosts"]} == {"patched"} and data["held"] == ["hv-dev-01.lab.local"]
+    assert data["not_reached"] == []
+    assert not any(maintenance(vmm).values()), "every host is back in service"
+    assert members(configmgr_lab, "LAB00011") == [], "the patch collection is empty again"
+    assert members(configmgr_lab, "LAB00012") == ["HV-DEV-01"]
+    # Highly available VMs were live-migrated and still run; the others were saved, none was lost.
+    after = {vm["id"]: vm["status"] for vm in vmm.list_vms()}
+    assert all(after[vid] in ("Running", "Saved") for vid in running_before)
+    # Never two nodes of one cluster out at once: each node's window closes before the next one of its cluster opens.
+    spans = windows(vmm_lab)
+    for cluster in (PROD, TEST):
+        for first, second in zip(cluster, cluster[1:], strict=False):
+            assert spans[first][-1] < spans[second][0], (first, second, spans)
+    # The two clusters were patched side by side: the first nodes of both were out at the same time.
+    assert spans[TEST[0]][0] < spans[PROD[0]][-1]
+    migrated = sum(len(h["migrated"]) for h in data["hosts"])
+    assert migrated > 0
+
+    operations = len(configmgr_lab.server.model.state["operations"])
+    again = ansible(PLAYBOOK, extra).assert_ok()
+    assert recap_changed(again.output) == 0, again.tail()
+    assert {h["result"] for h in report(vmm_lab)["hosts"]} == {"ok"}
+    assert len(configmgr_lab.server.model.state["operations"]) == operations
+
+
+def test_a_failed_install_stops_the_rollout_and_leaves_the_host_in_maintenance(vmm_lab, configmgr_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    configmgr_lab.server.model.set_device_faults("hv-prod-02", {"install_error": -2147023293})
+    result = ansible(PLAYBOOK, dict(vmm_lab.extra_vars(), **run_vars(vmm_lab, configmgr_lab, PROD))).assert_failed()
+    flat = " ".join(result.output.split())
+    assert "The installation failed on hv-prod-02.lab.local (error" in flat and "stays in maintenance mode" in flat
+    data = report(vmm_lab)
+    results = {h["host"]: h["result"] for h in data["hosts"]}
+    assert results == {PROD[0]: "patched", PROD[1]: "failed", PROD[2]: "not reached"}
+    assert data["not_reached"] == [PROD[2]]
+    state = maintenance(vmm)
+    assert state[PROD[1]] is True and state[PROD[0]] is False and state[PROD[2]] is False
+    assert members(configmgr_lab, "LAB00011") == ["HV-PROD-02"]
+
+    # Fixed by hand, the next run finishes the failed host and carries on; the patched one is left alone.
+    configmgr_lab.server.model.set_device_faults("hv-prod-02", {"install_error": None})
+    ansible(PLAYBOOK, dict(vmm_lab.extra_vars(), **run_vars(vmm_lab, configmgr_lab, PROD))).assert_ok()
+    results = {h["host"]: h["result"] for h in report(vmm_lab)["hosts"]}
+    assert results == {PROD[0]: "ok", PROD[1]: "patched", PROD[2]: "patched"}
+    assert not any(maintenance(vmm).values())
+
+
+def test_a_restart_that_never_clears_times_out_with_a_clear_report(vmm_lab, configmgr_lab, ansible):
+    configmgr_lab.server.model.set_device_faults("hv-test-01", {"stuck_reboot": True})
+    extra = run_vars(vmm_lab, configmgr_lab, TEST, cluster_patch_reboot_timeout=4)
+    result = ansible(PLAYBOOK, dict(vmm_lab.extra_vars(), **extra)).assert_failed()
+    flat = " ".join(result.output.split())
+    assert "hv-test-01.lab.local is not compliant for" in flat and "restart pending True" in flat, result.tail()
+    data = report(vmm_lab)
+    assert [h["result"] for h in data["hosts"]] == ["failed", "not reached", "not reached"]
+    assert data["not_reached"] == TEST[1:]
+    assert maintenance(vmm_lab.server.vmm)["hv-test-01.lab.local"] is True
+
+
+def test_a_full_cluster_is_not_drained(vmm_lab, configmgr_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    # A reserve larger than the cluster: the other nodes can never take hv-prod-01's VMs.
+    result = ansible(PLAYBOOK, dict(vmm_lab.extra_vars(), **run_vars(
+        vmm_lab, configmgr_lab, PROD, cluster_patch_memory_reserve_mb=10 ** 7))).assert_failed()
+    flat = " ".join(result.output.split())
+    assert "the other nodes have" in flat and "not drained" in flat, result.tail()
+    assert not any(maintenance(vmm).values())
+    assert configmgr_lab.server.model.state["operations"] == []
+
+
+def test_unknown_host_changes_nothing(vmm_lab, configmgr_lab, ansible):
+    result = ansible(PLAYBOOK, dict(vmm_lab.extra_vars(), **run_vars(
+        vmm_lab, configmgr_lab, ["hv-prod-01.lab.local", "hv-nowhere.lab.local"]))).assert_failed()
+    assert "manages no host called hv-nowhere.lab.local" in " ".join(result.output.split()), result.tail()
+    assert not any(maintenance(vmm_lab.server.vmm).values())
