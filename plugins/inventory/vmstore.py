@@ -56,8 +56,8 @@ options:
     description:
       - User to log in as; a read-only user is enough.
       - May be a Jinja template in this file (for example a lookup of an environment variable or a vaulted variable).
+      - Required, here or in every entry of O(servers).
     type: str
-    required: true
     env:
       - name: TINTRI_USERNAME
   password:
@@ -65,8 +65,8 @@ options:
       - Password of O(username). Never shown in output, errors or the inventory cache.
       - May be a Jinja template in this file (for example C({{ lookup('ansible.builtin.env', 'MY_PASSWORD') }})) or an
         inline vaulted value.
+      - Required, here or in every entry of O(servers).
     type: str
-    required: true
     env:
       - name: TINTRI_PASSWORD
   validate_certs:
