@@ -283,8 +283,7 @@ def assign_host_names(records, policy):
         by_name.setdefault(rec["tintri_vm_name"], []).append(rec)
     duplicated = dict((name, recs) for name, recs in by_name.items() if len(recs) > 1)
     if duplicated and policy == "error":
-        details = "; ".join("%r: %s" % (name, ", ".join("%s on %s" % (r["tintri_uuid"], r["tintri_vmstore"])
-                                                            for r in recs))
+        details = "; ".join("%r: %s" % (name, ", ".join("%s on %s" % (r["tintri_uuid"], r["tintri_vmstore"]) for r in recs))
                             for name, recs in sorted(duplicated.items()))
         raise AnsibleParserError(
             "Several live VMs share a name (%s). Rename them, narrow the inventory with include/exclude, or set "

@@ -227,7 +227,7 @@ def test_duplicate_names_error_lists_the_vms(api, parse):
 def test_suffix_never_takes_the_name_of_a_real_vm():
     records = [dict(tintri_vm_name=name, tintri_uuid=uuid, tintri_vmstore="vs", tintri_server_index=0)
                for name, uuid in (("a", "U1"), ("a", "U2"), ("a_%s" % vmstore_inventory.name_suffix("U2"), "U3"))]
-    names = [host for host, _ in vmstore_inventory.assign_host_names(records, "suffix")]
+    names = [pair[0] for pair in vmstore_inventory.assign_host_names(records, "suffix")]
     assert len(set(names)) == 3 and "a_U2" in names
 
 
@@ -403,8 +403,8 @@ def test_login_refused_names_server_status_and_code_without_the_password(api, pa
 
 def test_listing_failure_after_retries_is_reported_and_the_session_closed(api, parse):
     api.expect_session()
-    for _ in range(3):
-        api.expect_error("GET", VMS, 503, "ERR-API-9026", "Get VM list failed", params=LIVE)
+    for method, path in [("GET", VMS)] * 3:  # the first try and two retries
+        api.expect_error(method, path, 503, "ERR-API-9026", "Get VM list failed", params=LIVE)
     api.expect_logout()
     with pytest.raises(AnsibleParserError) as failure:
         parse(dict(servers=["vmstore1.test"], retries=2))
