@@ -138,9 +138,7 @@ def test_list_and_graph_from_two_vmstores_with_constructed_features(lab):
 
     # One listing per VMstore (plus the info, login and logout), never a request per VM.
     for name in ("vmstore1", "vmstore2"):
-        requests = lab.admin(name).requests()
-        listings = [r for r in requests if r["method"] == "GET" and r["path"].rstrip("/").endswith("/v310/vm")]
-        assert len(listings) == 2, [(r["method"], r["path"]) for r in requests]  # --list and --graph
+        assert len(listings(lab, name)) == 2  # --list and --graph
 
 
 def test_a_tgc_lists_the_vms_of_all_its_vmstores(lab):
@@ -167,6 +165,27 @@ def test_the_password_never_appears_at_vvvv_and_a_wrong_one_is_explained(lab):
     assert wrong not in failed.output
     assert lab.endpoints["vmstore1"]["hostname"] in failed.output
     assert "POST /api/v310/session/login failed with HTTP 403" in failed.output
+
+
+def listings(lab, name):
+    return [r for r in lab.admin(name).requests() if r["method"] == "GET" and r["path"].rstrip("/").endswith("/v310/vm")]
+
+
+def test_the_cache_answers_the_second_run_and_holds_no_password(lab):
+    cache_dir = lab.workdir / "inventory-cache"
+    source = both_vmstores(lab, cache=True, cache_plugin="ansible.builtin.jsonfile",
+                           cache_connection=str(cache_dir), cache_timeout=600)
+    first = ansible_inventory(lab, source, "--list", env=dr_env(lab))
+    second = ansible_inventory(lab, source, "--list", env=dr_env(lab))
+    assert second.data() == first.data()
+    assert len(listings(lab, "vmstore1")) == 1 and len(listings(lab, "vmstore2")) == 1
+    cached = "".join(path.read_text() for path in cache_dir.iterdir())
+    assert "prod-sql01" in cached
+    for password in lab.passwords:
+        assert password not in cached
+
+    ansible_inventory(lab, source, "--list", "--flush-cache", env=dr_env(lab)).data()
+    assert len(listings(lab, "vmstore1")) == 2
 
 
 def test_tls_is_verified_without_the_lab_ca(lab):
