@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 from simulators.tintri import TintriLab
 from simulators.tintri.seed import load_description
 
-from .conftest import COLLECTIONS, INTEGRATION, ROOT, TASK_SECONDS, Lab
+from .conftest import INTEGRATION, ROOT, TASK_SECONDS, Lab, ansible_environment
 
 EXAMPLE = ROOT / "inventories" / "example"
 UNSAFE = "__ansible_unsafe"
@@ -61,18 +60,10 @@ def connection_env(lab, **extra):
 
 
 def ansible_inventory(lab, source, *args, env=None):
-    environment = dict(os.environ)
-    for name in [n for n in environment if n.startswith(("TINTRI_", "VMOPS_VMSTORE"))]:
+    # A source that cannot be read fails the command, as it should in CI and AWX.
+    environment = ansible_environment(lab, dict(env or {}, ANSIBLE_INVENTORY_UNPARSED_FAILED="true"))
+    for name in [n for n in environment if n.startswith(("TINTRI_", "VMOPS_VMSTORE")) and n not in (env or {})]:
         del environment[name]
-    environment.update({
-        "ANSIBLE_CONFIG": str(INTEGRATION / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "ANSIBLE_LOCAL_TEMP": str(lab.workdir / "ansible-tmp"),
-        "ANSIBLE_HOME": str(lab.workdir / "ansible-home"),
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true",
-    })
-    environment.update(env or {})
     completed = subprocess.run([ANSIBLE_INVENTORY, "-i", str(source)] + list(args), cwd=str(ROOT), env=environment,
                                capture_output=True, text=True, timeout=300, check=False)
     return Inventory(completed, lab.passwords)
