@@ -200,7 +200,7 @@ import hashlib
 import json
 
 from ansible.errors import AnsibleError, AnsibleParserError
-from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
@@ -312,9 +312,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- options ----------------------------------------------------------------------------
 
     def _templated(self, value):
-        """Template a value from the inventory file (credentials from lookups or vault); others pass through."""
-        if isinstance(value, str) and ("{{" in value or "{%" in value):
-            return self.templar.template(value)
+        """A connection value from the inventory file as plain text: inline vault decrypted, Jinja rendered."""
+        if value is None:
+            return None
+        if not isinstance(value, str):  # an inline !vault value decrypts when turned into text
+            value = to_text(value, errors="surrogate_or_strict")
+        if "{{" in value or "{%" in value:
+            value = self.templar.template(value)
         return value
 
     def _servers(self, for_cache_key=False):

@@ -179,6 +179,21 @@ def test_the_cache_answers_the_second_run_and_holds_no_password(lab):
     assert len(listings(lab, "vmstore1")) == 2
 
 
+def test_an_inline_vaulted_password(lab):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    vault_key = lab.workdir / "vault-key"
+    vault_key.write_text("lab-vault-key\n")
+    secret = VaultLib([("default", VaultSecret(b"lab-vault-key"))]).encrypt(lab.endpoints["vmstore1"]["password"])
+    source = lab.workdir / "vaulted.vmstore.yml"
+    source.write_text("plugin: vmops.datacenter.vmstore\nservers: [%s]\nusername: admin\npassword: !vault |\n%s" % (
+        lab.endpoints["vmstore1"]["hostname"], "".join("  %s\n" % line for line in secret.decode().splitlines())))
+    env = connection_env(lab)
+    del env["TINTRI_PASSWORD"]
+    inventory = ansible_inventory(lab, source, "--list", "--vault-password-file", str(vault_key), env=env)
+    assert "prod-sql01" in inventory.data()["_meta"]["hostvars"]
+
+
 def test_tls_is_verified_without_the_lab_ca(lab):
     source = source_file(lab, dict(servers=[lab.endpoints["vmstore1"]["hostname"]]))
     env = connection_env(lab)
