@@ -196,4 +196,3 @@ def test_protect_then_restore_jobs_use_the_job_id_as_transaction(s3_lab):
     assert "visible on the VMstore as prod-sql01" in restore.stdout
     restored = Path(lab.endpoints["vmstore2"]["datastore_dir"]) / "restored" / "prod-sql01-4103"
     assert json.loads((restored / ".vmops-restore.json").read_text())["transaction_id"] == "4103"
-
