@@ -65,6 +65,11 @@ def test_credential_type_injects_only_variables_the_collection_reads(name):
     assert sorted(injected - READ) == [], "injected but never read"
 
 
+def test_the_awx_amazon_web_services_credential_is_read_whole():
+    # AWX's built-in AWS credential injects these three (the token only for temporary credentials).
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN"} <= READ
+
+
 @pytest.mark.parametrize("name", CREDENTIAL_TYPES)
 def test_credential_type_shape_and_rendering(name, tmp_path):
     credential_type = awx.load("credential_types", name)
