@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test sanity lint units simulator-tests integration bench lab-start lab-stop changelog clean
+.PHONY: help venv demo test sanity lint units simulator-tests integration bench lab-start lab-stop changelog ee clean
 
 help:
 	@echo "make demo   - set up .venv, start the simulated lab, run every runbook against it, stop the lab"
@@ -67,6 +67,13 @@ lab-stop: venv
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint
+
+# Collection tarball plus the execution environment's build context (.tmp/ee/context);
+# then: podman build -t vmops-datacenter-ee .tmp/ee/context
+ee: venv
+	rm -rf .tmp/ee && mkdir -p .tmp/ee/dist
+	$(BIN)/ansible-galaxy collection build --output-path .tmp/ee/dist
+	$(BIN)/ansible-builder create --file execution-environment.yml --context .tmp/ee/context --output-filename Containerfile
 
 clean:
 	rm -rf .tmp $(LAB_DIR) tests/output .pytest_cache .ruff_cache

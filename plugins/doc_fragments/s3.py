@@ -22,7 +22,9 @@ options:
     aliases: [aws_secret_access_key, aws_secret_key]
   session_token:
     description:
-      - Session token for temporary credentials. Never shown in output. If not set, E(AWS_SESSION_TOKEN) is used.
+      - Session token for temporary credentials. Never shown in output.
+      - If not set, E(AWS_SESSION_TOKEN) is used, else E(AWS_SECURITY_TOKEN) (the variable the AWX Amazon Web Services
+        credential sets).
     type: str
     aliases: [aws_session_token]
   profile:

@@ -57,7 +57,7 @@ def s3_argument_spec():
         secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True,
                         fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
         session_token=dict(type="str", aliases=["aws_session_token"], no_log=True,
-                           fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
+                           fallback=(env_fallback, ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"])),
         profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
         region=dict(type="str", aliases=["aws_region"], fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
         endpoint_url=dict(type="str", aliases=["aws_endpoint_url", "s3_url"],
