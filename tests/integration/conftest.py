@@ -120,6 +120,21 @@ class PlaybookResult:
             assert password not in self.output, "a lab password appears in the playbook output"
 
 
+def ansible_environment(lab, extra=None):
+    """The environment Ansible's command-line tools run with: this collection, the lab's own directories."""
+    environment = dict(os.environ)
+    environment.update({
+        "ANSIBLE_CONFIG": str(INTEGRATION / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+        "ANSIBLE_LOCAL_TEMP": str(lab.workdir / "ansible-tmp"),
+        "ANSIBLE_HOME": str(lab.workdir / "ansible-home"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "VMOPS_AUDIT_DIR": str(lab.workdir / "audit"),
+    })
+    environment.update(extra or {})
+    return environment
+
+
 @pytest.fixture
 def ansible(lab):
     """Run a playbook against the lab: ansible(playbook, extra_vars=None, check=False, verbosity=0, args=())."""
@@ -136,17 +151,7 @@ def ansible(lab):
         if verbosity:
             cmd.append("-" + "v" * verbosity)
         cmd += list(args)
-        environment = dict(os.environ)
-        environment.update({
-            "ANSIBLE_CONFIG": str(INTEGRATION / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-            "ANSIBLE_LOCAL_TEMP": str(lab.workdir / "ansible-tmp"),
-            "ANSIBLE_HOME": str(lab.workdir / "ansible-home"),
-            "ANSIBLE_FORCE_COLOR": "0",
-            "VMOPS_AUDIT_DIR": str(lab.workdir / "audit"),
-        })
-        environment.update(env or {})
-        completed = subprocess.run(cmd, cwd=str(ROOT), env=environment, capture_output=True, text=True,
+        completed = subprocess.run(cmd, cwd=str(ROOT), env=ansible_environment(lab, env), capture_output=True, text=True,
                                    timeout=900, check=False)
         return PlaybookResult(completed, lab.passwords)
 

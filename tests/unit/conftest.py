@@ -19,9 +19,14 @@ CONNECTION = dict(hostname="vmstore1.test", username="admin", password=PASSWORD,
 
 
 @pytest.fixture(autouse=True)
-def fresh_module_warnings():
+def fresh_module_warnings(monkeypatch):
     """Warnings and deprecations live in process-wide lists; each test starts with none."""
+    from ansible.module_utils import _internal
     from ansible.module_utils.common import warnings
+
+    # Importing controller code (the inventory plugin tests do) switches module_utils to controller mode, where
+    # warnings go to the display instead of the module result; modules run with it off.
+    monkeypatch.setattr(_internal, "is_controller", False, raising=False)
 
     for name in ("_global_warnings", "_global_deprecations"):
         if isinstance(getattr(warnings, name, None), (list, dict)):
