@@ -169,7 +169,7 @@ def test_vms_are_listed_once_and_grouped_by_host_cluster_and_status(runner, pars
     runner.expect("vmm.vm_list", {}, VMS)
     inventory = parse(dict(include_vms=True))
 
-    assert [op for op, _ in runner.made] == ["vmm.host_list", "vmm.vm_list"]
+    assert [call[0] for call in runner.made] == ["vmm.host_list", "vmm.vm_list"]
     legacy = sorted(["dev-legacy", "dev-legacy_%s" % name_suffix(VMS[4]["id"])])
     assert hosts_of(inventory, "vmm_vms") == sorted(["dev-app01", "prod-sql01", "prod-web01"] + legacy)
     assert hosts_of(inventory, "vmm_vms_on_hv_dev_01_lab_local") == sorted(["dev-app01"] + legacy)
@@ -284,7 +284,8 @@ def test_credentials_are_templated_or_taken_from_the_environment(runner, parse, 
     monkeypatch.setenv("VMOPS_PSRP_VMM_PASSWORD", VMM_PASSWORD)
     runner.expect("vmm.host_list", {}, [])
     parse(dict(password="{{ lookup('env', 'UNIT_VMM_PASSWORD') }}"), defaults=False)
-    [(params, _)] = runner.factory_calls
+    params = runner.factory_calls[0][0]
+    assert len(runner.factory_calls) == 1
     assert params["server"] == "vmm-env.test" and params["username"] == "LAB\\env-user"
     assert params["password"] == PASSWORD and params["ssl"] is False and params["port"] == 15985
     assert (params["vmm_server"], params["vmm_username"], params["vmm_password"]) == ("vmm02.test", "LAB\\hop",
