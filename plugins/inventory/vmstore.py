@@ -196,13 +196,10 @@ compose:
 """
 
 import fnmatch
-import hashlib
-import json
 
 from ansible.errors import AnsibleError, AnsibleParserError
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
-from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.vmops.datacenter.plugins.module_utils._common import redact
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import (
@@ -212,22 +209,22 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import (
     TintriError,
 )
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri_lookup import vm_summary
+from ansible_collections.vmops.datacenter.plugins.plugin_utils._inventory import (
+    add_host,
+    assign_host_names as _assign_host_names,
+    cache_key,
+    cached_or_fetched,
+    group_name,
+    name_suffix,
+    templated,
+)
+
+__all__ = ["InventoryModule", "assign_host_names", "name_suffix"]
 
 GROUP_BY = ("vmstore", "datastore", "hypervisor_type", "service_group", "power_state")
 SERVER_KEYS = frozenset(["hostname", "username", "password", "ca_path"])
-# Characters Ansible accepts in group names; everything else becomes "_".
-_GROUP_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-def group_name(prefix, value):
-    """``prefix`` + ``value``, lower case, every character that is not a letter, digit or _ replaced by _."""
-    text = ("%s%s" % (prefix, value)).lower()
-    return "".join(c if c in _GROUP_CHARS else "_" for c in text)
-
-
-def name_suffix(uuid):
-    """A short, stable suffix for a VM id; hashed because the VM counter part of ids repeats across VMstores."""
-    return hashlib.sha256((uuid or "").encode("utf-8")).hexdigest()[:8]
+DUPLICATE_ERROR = ("Several live VMs share a name (%s). Rename them, narrow the inventory with include/exclude, or set "
+                   "duplicate_names to suffix or suffix_all.")
 
 
 def service_group_names(vm):
@@ -275,32 +272,10 @@ def assign_host_names(records, policy):
 
     Returns ``[(host_name, record)]`` in a stable order; raises AnsibleParserError for ``error``.
     """
-    def order(rec):
-        return (rec["tintri_server_index"], rec["tintri_vmstore"] or "", rec["tintri_uuid"] or "")
-
-    by_name = {}
-    for rec in sorted(records, key=order):
-        by_name.setdefault(rec["tintri_vm_name"], []).append(rec)
-    duplicated = dict((name, recs) for name, recs in by_name.items() if len(recs) > 1)
-    if duplicated and policy == "error":
-        details = "; ".join("%r: %s" % (name, ", ".join("%s on %s" % (r["tintri_uuid"], r["tintri_vmstore"]) for r in recs))
-                            for name, recs in sorted(duplicated.items()))
-        raise AnsibleParserError(
-            "Several live VMs share a name (%s). Rename them, narrow the inventory with include/exclude, or set "
-            "duplicate_names to suffix or suffix_all." % details)
-    named = []
-    taken = set(n for n, recs in by_name.items() if n not in duplicated)
-    for name, recs in sorted(by_name.items()):
-        for position, rec in enumerate(recs):
-            if len(recs) == 1 or (position == 0 and policy == "suffix"):
-                host = name
-            else:
-                host = "%s_%s" % (name, name_suffix(rec["tintri_uuid"]))
-                if host in taken:  # a real VM already has this exact name
-                    host = "%s_%s" % (name, rec["tintri_uuid"])
-            taken.add(host)
-            named.append((host, rec))
-    return named
+    return _assign_host_names(
+        records, policy, name_of=lambda r: r["tintri_vm_name"], id_of=lambda r: r["tintri_uuid"],
+        order_of=lambda r: (r["tintri_server_index"], r["tintri_vmstore"] or "", r["tintri_uuid"] or ""),
+        describe=lambda r: "%s on %s" % (r["tintri_uuid"], r["tintri_vmstore"]), duplicate_error=DUPLICATE_ERROR)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -312,14 +287,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- options ----------------------------------------------------------------------------
 
     def _templated(self, value):
-        """A connection value from the inventory file as plain text: inline vault decrypted, Jinja rendered."""
-        if value is None:
-            return None
-        if not isinstance(value, str):  # an inline !vault value decrypts when turned into text
-            value = to_text(value, errors="surrogate_or_strict")
-        if "{{" in value or "{%" in value:
-            value = self.templar.template(value)
-        return value
+        return templated(self.templar, value)
 
     def _servers(self, for_cache_key=False):
         """Each server as a dict with hostname, username, password, ca_path (top-level values as defaults).
@@ -359,8 +327,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def get_cache_key(self, path):
         """The file path plus the servers and user names (templated), never the password."""
         identity = [[s["hostname"], s["username"]] for s in self._servers(for_cache_key=True)]
-        digest = hashlib.sha256(json.dumps(identity, default=str).encode("utf-8")).hexdigest()[:16]
-        return "%s_%s" % (super().get_cache_key(path), digest)
+        return cache_key(super().get_cache_key(path), identity)
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -406,19 +373,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- populating -------------------------------------------------------------------------
 
     def _populate(self, records):
-        strict = self.get_option("strict")
         group_by = self.get_option("group_by") or []
         for host, record in assign_host_names(records, self.get_option("duplicate_names")):
-            host = self.inventory.add_host(wrap_var(host))
             hostvars = dict((k, v) for k, v in record.items() if k != "tintri_server_index")
-            for key, value in hostvars.items():
-                self.inventory.set_variable(host, key, wrap_var(value))
-            for group in self._builtin_groups(hostvars, group_by):
-                self.inventory.add_child(self.inventory.add_group(group), host)
-            variables = self.inventory.get_host(host).get_vars()
-            self._set_composite_vars(self.get_option("compose"), variables, host, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), variables, host, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, host, strict=strict)
+            add_host(self, host, hostvars, self._builtin_groups(hostvars, group_by))
 
     @staticmethod
     def _builtin_groups(hostvars, group_by):
@@ -433,22 +391,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if kind in group_by:
                 for prefix, value in values[kind]:
                     if value:
-                        yield wrap_var(group_name(prefix, value))
+                        yield group_name(prefix, value)
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache=cache)
         self._read_config_data(path)
-        cache_key = self.get_cache_key(path)
-        use_cache = self.get_option("cache") and cache
-        update_cache = self.get_option("cache") and not cache
-        records = None
-        if use_cache:
-            try:
-                records = self._cache[cache_key]
-            except KeyError:
-                update_cache = True
-        if records is None:
-            records = self._fetch(self._servers())
-        if update_cache:
-            self._cache[cache_key] = records
-        self._populate(records)
+        self._populate(cached_or_fetched(self, path, cache, lambda: self._fetch(self._servers())))

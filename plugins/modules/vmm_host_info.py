@@ -11,7 +11,7 @@ short_description: List Hyper-V hosts managed by System Center Virtual Machine M
 version_added: 0.1.0
 description:
   - Lists the Hyper-V hosts that a System Center Virtual Machine Manager (VMM) server manages, with their state,
-    maintenance mode flag, memory and number of running VMs.
+    maintenance mode flag, cluster, host group, memory and number of VMs.
   - Uses one PowerShell remoting (PSRP) session on the VMM server and one listing pipeline.
 author:
   - vmops.datacenter maintainers (@vmops)
@@ -89,6 +89,10 @@ hosts:
     cluster:
       description: Host cluster the host is a node of, or null for a stand-alone host.
       type: str
+    host_group:
+      description: Full path of the host group the host belongs to, from the root host group.
+      type: str
+      sample: All Hosts\Production\Cluster A
     overall_state:
       description: Overall state as VMM reports it.
       type: str
@@ -107,6 +111,9 @@ hosts:
       type: int
     running_vm_count:
       description: Number of VMs running on the host.
+      type: int
+    vm_count:
+      description: Number of VMs on the host, in any state.
       type: int
 count:
   description: Number of entries in RV(hosts).

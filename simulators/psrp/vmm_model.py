@@ -39,6 +39,7 @@ STATE_FILE = "vmm.json"
 NAMESPACE = uuid.UUID("6f1c2a0e-5b7d-4e43-9a1f-3c2d8e9b7a10")
 
 STATUSES = ("Running", "PowerOff", "Saved", "Paused")
+ROOT_HOST_GROUP = "All Hosts"  # VMM's root host group; every path starts with it
 MAINTENANCE_STATE = "MaintenanceMode"  # the OverallState member name is not documented
 NORMAL_STATE = "OK"
 JOB_MAX = 20000  # completed jobs beyond this are forgotten, oldest first
@@ -431,18 +432,22 @@ class VmmModel:
 
     # --- views (the JSON contract of the catalogue) ----------------------------------------------
     def _host_view(self, h: dict) -> dict:
-        running = sum(1 for v in self.state["vms"].values() if v["host"] == h["id"] and v["status"] == "Running")
+        on_host = [v for v in self.state["vms"].values() if v["host"] == h["id"]]
+        running = sum(1 for v in on_host if v["status"] == "Running")
         return {
             "id": h["id"],
             "name": h["name"],
             "computer_name": h["computer_name"],
             "cluster": h["cluster"],
+            # States saved before host groups were modelled have none: the root, as on a fresh VMM.
+            "host_group": h.get("host_group") or ROOT_HOST_GROUP,
             "overall_state": MAINTENANCE_STATE if h["in_maintenance"] else NORMAL_STATE,
             "in_maintenance": h["in_maintenance"],
             "available_for_placement": h["available_for_placement"],
             "total_memory_mb": h["total_memory_mb"],
             "available_memory_mb": self._available_mb(h),
             "running_vm_count": running,
+            "vm_count": len(on_host),
         }
 
     def _vm_view(self, vm: dict) -> dict:
@@ -738,6 +743,14 @@ def _fqdn(name: str, domain: str) -> str:
     return name if "." in name or not domain else f"{name}.{domain}"
 
 
+def host_group_path(value) -> str:
+    """A host group path under the root: "Production" and "All Hosts\\Production" name the same group."""
+    parts = [p.strip() for p in re.split(r"[\\/]", str(value or "")) if p.strip()]
+    if parts and parts[0].casefold() == ROOT_HOST_GROUP.casefold():
+        parts = parts[1:]
+    return "\\".join([ROOT_HOST_GROUP] + parts)
+
+
 def _memory_mb(spec: dict, default_mb: int) -> int:
     if "memory_gb" in spec:
         return int(float(spec["memory_gb"]) * 1024)
@@ -804,7 +817,7 @@ def seed_state(description: dict, now: float) -> dict:
     }
     by_name: dict[str, dict] = {}
 
-    def add_host(name: str, spec: dict | None, cluster: str | None) -> None:
+    def add_host(name: str, spec: dict | None, cluster: str | None, host_group: str | None) -> None:
         spec = spec or {}
         fqdn = _fqdn(name, domain)
         host = {
@@ -812,6 +825,8 @@ def seed_state(description: dict, now: float) -> dict:
             "name": fqdn,
             "computer_name": fqdn.split(".")[0],
             "cluster": cluster,
+            # A cluster's nodes sit in the cluster's host group.
+            "host_group": host_group_path(host_group if cluster else spec.get("host_group")),
             "total_memory_mb": _memory_mb(spec, 262144),
             "reserve_mb": int(spec.get("reserve_mb", 2048)),
             "available_for_placement": bool(spec.get("available_for_placement", True)),
@@ -829,9 +844,9 @@ def seed_state(description: dict, now: float) -> dict:
             nodes = {n: {} for n in nodes}
         state["clusters"][cfqdn] = {"name": cfqdn, "nodes": [_fqdn(n, domain) for n in nodes]}
         for nname, nspec in nodes.items():
-            add_host(nname, nspec, cfqdn)
+            add_host(nname, nspec, cfqdn, (cspec or {}).get("host_group"))
     for hname, hspec in (d.get("hosts") or {}).items():
-        add_host(hname, hspec, None)
+        add_host(hname, hspec, None, None)
 
     specs = list(d.get("vms") or [])
     for b in d.get("batches") or []:

@@ -100,6 +100,12 @@ def test_default_lab_seeds_clusters_hosts_and_vms_with_non_unique_names(lab):
     assert hosts["hv-dev-01.lab.local"]["cluster"] is None
     assert hosts["hv-dmz-01.lab.local"]["available_for_placement"] is False
     assert hosts["hv-prod-01.lab.local"]["total_memory_mb"] == 256 * 1024
+    # Host groups: a cluster's nodes share the cluster's, a stand-alone host without one sits in the root.
+    assert hosts["hv-prod-02.lab.local"]["host_group"] == "All Hosts\\Datacenter A\\Production"
+    assert hosts["hv-test-01.lab.local"]["host_group"] == "All Hosts\\Datacenter A\\Test"
+    assert hosts["hv-dev-01.lab.local"]["host_group"] == "All Hosts\\Development"
+    assert hosts["hv-dmz-01.lab.local"]["host_group"] == "All Hosts"
+    assert hosts["hv-dev-01.lab.local"]["vm_count"] == 4 and hosts["hv-dev-01.lab.local"]["running_vm_count"] == 2
     legacy = lab.call("vmm.vm_list", Name=["DEV-LEGACY"])
     assert [v["name"] for v in legacy] == ["dev-legacy", "dev-legacy"]
     assert len({v["id"] for v in legacy}) == 2
@@ -128,6 +134,16 @@ def test_batch_generator_tags_vms_in_custom1(tmp_path):
     assert len(lab.call("vmm.vm_list", CustomPropertyName="custom1")) == 505
     # every VM guest and host is a SCOM object
     assert len(lab.call("scom.object_list")) == 505 + 5
+
+
+def test_host_group_paths_are_under_the_root_and_old_states_default_to_it(tmp_path):
+    assert vmm_model.host_group_path(None) == "All Hosts"
+    assert vmm_model.host_group_path("Production/Cluster A") == "All Hosts\\Production\\Cluster A"
+    assert vmm_model.host_group_path("all hosts\\Production") == "All Hosts\\Production"
+    lab = Lab(tmp_path / "s", small_cluster())
+    for host in lab.vmm.state["hosts"].values():
+        del host["host_group"]  # a state saved before host groups were modelled
+    assert {h["host_group"] for h in lab.call("vmm.host_list")} == {"All Hosts"}
 
 
 def test_bad_descriptions_are_refused(tmp_path):
@@ -642,8 +658,9 @@ CONTRACT = {
     "vmm.checkpoint_new": ["vm_id", "job_id", "error"],
     "vmm.checkpoint_remove": ["checkpoint_id", "vm_id", "job_id", "error"],
     "vmm.checkpoint_restore": ["checkpoint_id", "vm_id", "job_id", "error"],
-    "vmm.host_list": ["id", "name", "computer_name", "cluster", "overall_state", "in_maintenance",
-                      "available_for_placement", "total_memory_mb", "available_memory_mb", "running_vm_count"],
+    "vmm.host_list": ["id", "name", "computer_name", "cluster", "host_group", "overall_state", "in_maintenance",
+                      "available_for_placement", "total_memory_mb", "available_memory_mb", "running_vm_count",
+                      "vm_count"],
     "vmm.host_maintenance": ["host", "host_id", "job_id", "error"],
     "vmm.job_list": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],
     "vmm.job_wait": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],

@@ -8,7 +8,9 @@
   with its own generated password, answering every catalogue operation from the VMM and SCOM
   state models of the default lab (state in ``tmp_path/psrp``). ``psrp_server.vmm`` and
   ``psrp_server.scom`` are the models; ``psrp_server.endpoint`` is the dict to hand to playbooks
-  (as ``lab_psrp``): server, port, ssl, auth, encryption, username, password, ca_path.
+  (as ``lab_psrp``): server, port, ssl, auth, encryption, username, password, ca_path;
+  ``psrp_server.env`` the same as the ``VMOPS_PSRP_*`` environment variables a user (or an AWX
+  credential) sets for the modules and the vmm inventory plugin.
 * ``vmm_lab`` — the Tintri ``lab`` plus ``psrp_server``: its password joins the secrets the
   harness looks for in playbook output, and ``vmm_lab.extra_vars`` carries ``lab_psrp``.
 """
@@ -49,6 +51,7 @@ def psrp_server(lab_pki, tmp_path):
         server.scom = scom
         server.endpoint_vars = dict(server="localhost", port=server.port, ssl=True, auth="basic", encryption="auto",
                                     username=server.username, password=server.password, ca_path=str(lab_pki.ca_path))
+        server.env = dict(("VMOPS_PSRP_" + key.upper(), str(value)) for key, value in server.endpoint_vars.items())
         yield server
     finally:
         server.stop()

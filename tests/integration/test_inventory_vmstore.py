@@ -62,7 +62,8 @@ def connection_env(lab, **extra):
 def ansible_inventory(lab, source, *args, env=None):
     # A source that cannot be read fails the command, as it should in CI and AWX.
     environment = ansible_environment(lab, dict(env or {}, ANSIBLE_INVENTORY_UNPARSED_FAILED="true"))
-    for name in [n for n in environment if n.startswith(("TINTRI_", "VMOPS_VMSTORE")) and n not in (env or {})]:
+    prefixes = ("TINTRI_", "VMOPS_VMSTORE", "VMOPS_PSRP_")
+    for name in [n for n in environment if n.startswith(prefixes) and n not in (env or {})]:
         del environment[name]
     completed = subprocess.run([ANSIBLE_INVENTORY, "-i", str(source)] + list(args), cwd=str(ROOT), env=environment,
                                capture_output=True, text=True, timeout=300, check=False)
@@ -241,29 +242,37 @@ def test_duplicate_names_and_jinja_in_api_text(twin_lab):
     assert failed.rc != 0 and "Several live VMs share a name" in failed.output and "'web-vm01'" in failed.output
 
 
-def example_env(lab):
-    """The example inventory's environment, pointing at the lab: no file is edited."""
+def example_env(vmm_lab):
+    """The example inventory's environment, pointing at the lab (VMstores and VMM): no file is edited."""
+    lab = vmm_lab.lab
     return connection_env(lab, VMOPS_VMSTORE_PROD=lab.endpoints["vmstore1"]["hostname"],
                           VMOPS_VMSTORE_DR=lab.endpoints["vmstore2"]["hostname"],
-                          VMOPS_VMSTORE_DR_PASSWORD=lab.endpoints["vmstore2"]["password"])
+                          VMOPS_VMSTORE_DR_PASSWORD=lab.endpoints["vmstore2"]["password"], **vmm_lab.server.env)
 
 
-def test_example_inventory_groups_and_group_vars_resolve_against_the_lab(lab, ansible):
-    inventory = ansible_inventory(lab, EXAMPLE, "--list", env=example_env(lab))
+def test_example_inventory_groups_and_group_vars_resolve_against_the_lab(vmm_lab, ansible):
+    lab = vmm_lab.lab
+    inventory = ansible_inventory(lab, EXAMPLE, "--list", env=example_env(vmm_lab))
     data = inventory.data()
     assert sorted(data["protect_to_s3"]["children"]) == ["protect_gold", "protect_silver"]
     assert inventory.hosts("protect_gold") == ["prod-sql01"]
     assert inventory.hosts("syncvm_dev") == ["dev-sql01", "dev-sql02"]
     assert data["_meta"]["hostvars"]["localhost"]["checkpoint_batch_property"] == "Custom1"
 
-    ansible(INTEGRATION / "example_inventory_check.yml", inventory=EXAMPLE, env=example_env(lab)).assert_ok()
+    # The Hyper-V hosts come from VMM (20-vmm.vmm.yml), VMs only from the VMstores.
+    assert inventory.hosts("vmm_cluster_hvc_prod_lab_local") == [
+        "hv-prod-01.lab.local", "hv-prod-02.lab.local", "hv-prod-03.lab.local"]
+    assert "vmm_vms" not in data
+
+    ansible(INTEGRATION / "example_inventory_check.yml", inventory=EXAMPLE, env=example_env(vmm_lab)).assert_ok()
 
 
-def test_example_inventory_drives_the_syncvm_refresh_runbook_in_check_mode(lab, ansible):
+def test_example_inventory_drives_the_syncvm_refresh_runbook_in_check_mode(vmm_lab, ansible):
+    lab = vmm_lab.lab
     admin = lab.admin("vmstore1")
     before = admin.state()
     result = ansible(ROOT / "playbooks" / "syncvm_refresh.yml", inventory=EXAMPLE, check=True,
-                     env=example_env(lab)).assert_ok()
+                     env=example_env(vmm_lab)).assert_ok()
     assert "dev-sql01" in result.output and "dev-sql02" in result.output
     assert "prod-sql01" in result.output
     after = admin.state()

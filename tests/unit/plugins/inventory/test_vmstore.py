@@ -13,10 +13,12 @@ import yaml
 from ansible.errors import AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
-from ansible.plugins.loader import inventory_loader
-from ansible.utils.collection_loader import AnsibleCollectionConfig
 
 from ansible_collections.vmops.datacenter.plugins.inventory import vmstore as vmstore_inventory
+from ansible_collections.vmops.datacenter.tests.unit.framework.inventory import (
+    assert_not_templatable,
+    load_inventory_plugin,
+)
 from ansible_collections.vmops.datacenter.tests.unit.framework.rest_registry import page
 from ansible_collections.vmops.datacenter.tests.unit.framework.tintri_objects import snapshot, vm, vm_id
 
@@ -36,26 +38,8 @@ def clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(autouse=True)
-def controller_mode(monkeypatch):
-    """Inventory plugins run in the controller (the shared conftest turns controller mode off for modules)."""
-    from ansible.module_utils import _internal
-
-    monkeypatch.setattr(_internal, "is_controller", True, raising=False)
-
-
 def load_plugin():
-    """The plugin as Ansible loads it: through the plugin loader, which reads its option definitions."""
-    if AnsibleCollectionConfig.collection_finder is not None:  # ansible-test units installs Ansible's finder
-        plugin = inventory_loader.get(NAME)
-        assert plugin is not None, "the plugin loader cannot find %s" % NAME
-        return plugin
-    # Plain pytest imports ansible_collections as an ordinary package, so do the loader's two steps by hand.
-    path = vmstore_inventory.__file__
-    inventory_loader._load_config_defs(NAME, vmstore_inventory, path)
-    plugin = vmstore_inventory.InventoryModule()
-    inventory_loader._update_object(obj=plugin, name=NAME, path=path, redirected_names=[NAME], resolved=NAME)
-    return plugin
+    return load_inventory_plugin(NAME, vmstore_inventory)
 
 
 @pytest.fixture
@@ -272,18 +256,6 @@ def test_api_strings_are_marked_unsafe(api, parse):
     got = hostvars(inventory, "prod-sql01")
     for value in (got["tintri_vm_name"], got["tintri_service_groups"][0], got["tintri_vmstore"]):
         assert_not_templatable(value)
-
-
-def assert_not_templatable(value):
-    """Unsafe under every supported ansible-core: untagged for templating (2.19+) or an AnsibleUnsafe (older)."""
-    try:
-        from ansible._internal._datatag._tags import TrustedAsTemplate
-    except ImportError:  # ansible-core before 2.19
-        from ansible.utils.unsafe_proxy import AnsibleUnsafe
-
-        assert isinstance(value, AnsibleUnsafe)
-    else:
-        assert not TrustedAsTemplate.is_tagged_on(value)
 
 
 def test_credentials_are_templated_from_the_file_or_taken_from_the_environment(api, monkeypatch):
