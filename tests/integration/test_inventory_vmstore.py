@@ -277,3 +277,17 @@ def test_example_inventory_drives_the_syncvm_refresh_runbook_in_check_mode(vmm_l
     assert "prod-sql01" in result.output
     after = admin.state()
     assert after["vms"] == before["vms"] and after["snapshots"] == before["snapshots"], "check mode changed the lab"
+
+
+def test_example_inventory_drives_the_cluster_patch_runbook_in_check_mode(vmm_lab, configmgr_lab, ansible):
+    cm = configmgr_lab.endpoint
+    env = dict(example_env(vmm_lab), CONFIGMGR_SERVER=cm["hostname"], CONFIGMGR_USERNAME=cm["username"],
+               CONFIGMGR_PASSWORD=cm["password"], CONFIGMGR_CA_PATH=cm["ca_path"])
+    site = configmgr_lab.server.model
+    rules_before = {cid: list(c["rules"]) for cid, c in site.state["collections"].items()}
+    result = ansible(ROOT / "playbooks" / "cluster_patch.yml", inventory=EXAMPLE, check=True, env=env).assert_ok()
+    flat = " ".join(result.output.split())
+    assert "6 clustered hosts in 3 rounds" in flat and "hv-dev-01.lab.local, hv-dmz-01.lab.local" in flat, result.tail()
+    assert not any(h["in_maintenance"] for h in vmm_lab.server.vmm.list_hosts())
+    assert {cid: c["rules"] for cid, c in site.state["collections"].items()} == rules_before
+    assert site.state["operations"] == []
