@@ -114,6 +114,29 @@ class Demo:
         print("     SCOM maintenance windows opened and closed: %d; still open: %d" % (len(windows), len(scom["active"])))
         self.failures += 0 if same and complete and len(windows) == running and not scom["active"] else 1
 
+    def cluster_patch(self):
+        print("\n5. Rolling patch of the Hyper-V clusters hvc-prod and hvc-test through VMM and ConfigMgr")
+        report_file = self.lab_dir / "reports" / "cluster-patch.json"
+        report_file.parent.mkdir(exist_ok=True)
+        report = ("-e", json.dumps({"cluster_patch_report_file": str(report_file)}))
+        self.playbook("plan (check mode): rounds of one node per cluster", "cluster_patch.yml", "--check")
+        self.playbook("drain, patch, restart, verify, return, node by node", "cluster_patch.yml", *report)
+        patched = json.loads(report_file.read_text())
+        self.playbook("run again: nothing to do", "cluster_patch.yml", *report)
+        again = json.loads(report_file.read_text())
+        vmm, _scom = self.vmm_state()
+        site = json.loads((self.lab_dir / "configmgr" / "configmgr.json").read_text())
+        held = sorted(site["devices"][str(r["ResourceID"])]["Name"] for c in site["collections"].values()
+                      if c["Name"] == "Hyper-V holding" for r in c["rules"])
+        out = sorted(h["name"] for h in vmm["hosts"].values() if h["in_maintenance"])
+        results = sorted({h["result"] for h in patched["hosts"]})
+        moved = sum(len(h.get("migrated", [])) for h in patched["hosts"])
+        print("     %d hosts patched (%s), %d VMs live-migrated on the way; hosts still in maintenance: %s" % (
+            len(patched["hosts"]), ", ".join(results), moved, ", ".join(out) or "none"))
+        print("     holding collection: %s; second run: %s" % (
+            ", ".join(held) or "empty", ", ".join(sorted({h["result"] for h in again["hosts"]}))))
+        self.failures += 0 if results == ["patched"] and not out and "HV-DEV-01" in held else 1
+
     def disks(self, appliance):
         state = self.admin(appliance, "state?checksums=true")
         return state, {v["name"]: {d["name"]: d.get("sha256") for d in v["disks"]} for v in state["vms"] if v["live"]}
@@ -154,6 +177,7 @@ class Demo:
 
         self.protect_and_restore()
         self.checkpoint_batch()
+        self.cluster_patch()
 
         reports = sorted((self.lab_dir / "reports").glob("*.md"))
         print("\nAudit trails: %s" % ", ".join(str(p.relative_to(ROOT)) for p in sorted((self.lab_dir / "audit").glob("*.jsonl"))))
