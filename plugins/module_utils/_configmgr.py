@@ -520,8 +520,8 @@ class ConfigMgrClient:
         return self.query("/wmi/SMS_UpdatesAssignment", filter=flt)
 
     def update_group(self, ref):
-        """The software update group (SMS_AuthorizationList) named or identified (CI_ID) by ``ref``, or None.
-        A name is compared without case, as the site does; two groups of one name are an error."""
+        """The software update group (SMS_AuthorizationList, with its Updates) named or identified (CI_ID) by
+        ``ref``, or None. A name is compared without case, as the site does; two groups of one name are an error."""
         ref = str(ref).strip()
         if ref.isdigit():
             found = self.instance("/wmi/SMS_AuthorizationList(%d)" % int(ref))
@@ -532,7 +532,8 @@ class ConfigMgrClient:
         if len(hits) > 1:
             raise ConfigMgrApiError("%s: %d software update groups are named %r (CI_ID %s); name one by CI_ID." % (
                 self.label, len(hits), ref, ", ".join(str(h["CI_ID"]) for h in hits)), server=self.server)
-        return hits[0] if hits else None
+        # Updates is a lazy property: only a read by key has it.
+        return self.instance("/wmi/SMS_AuthorizationList(%d)" % int(hits[0]["CI_ID"])) if hits else None
 
     def group_deployments(self, update_group_id, collection_id):
         """SMS_UpdateGroupAssignment rows deploying one update group to one collection."""
