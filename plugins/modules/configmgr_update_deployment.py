@@ -332,9 +332,10 @@ class UpdateDeploymentModule(ConfigMgrModule):
             self.fail("%s has no %s; nothing was changed." % (client.label, " and no ".join(missing)))
         rows = client.group_deployments(group["CI_ID"], collection["CollectionID"])
         if len(rows) > 1:
-            self.fail("Software update group %r is deployed %d times to collection %r (AssignmentID %s); name the one "
-                      "to keep by removing the others." % (group["LocalizedDisplayName"], len(rows), collection["Name"],
-                                                          ", ".join(str(r["AssignmentID"]) for r in rows)))
+            ids = ", ".join(str(r["AssignmentID"]) for r in rows)
+            self.fail("Software update group %r is deployed %d times to collection %r (AssignmentID %s); which one is "
+                      "meant is unclear. state=absent removes them all. Nothing was changed." % (
+                          group["LocalizedDisplayName"], len(rows), collection["Name"], ids))
         self.present(client, group, collection, rows[0] if rows else None)
 
     # -- present ---------------------------------------------------------------------------------
