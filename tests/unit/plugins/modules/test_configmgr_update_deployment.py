@@ -185,3 +185,12 @@ def test_a_powershell_failure_is_reported_with_its_details(api, runner, run):
 def test_bad_input_fails_before_any_call(api, runner, run, args, message):
     result = run(dict(ARGS, **args))
     assert result["failed"] and message in result["msg"]
+
+
+def test_several_deployments_of_the_group_to_the_collection_are_refused_for_present(api, runner, run):
+    expect_lookups(api)
+    api.expect("GET", WMI + "SMS_UpdateGroupAssignment", params=FILTER, json=values(row(), row(aid=16777302)))
+    result = run(ARGS)
+    assert result["failed"] and "deployed 2 times to collection 'Hyper-V holding' (AssignmentID 16777301, 16777302)" \
+        in result["msg"]
+    assert runner.factory_calls == []
