@@ -191,6 +191,6 @@ def test_several_deployments_of_the_group_to_the_collection_are_refused_for_pres
     expect_lookups(api)
     api.expect("GET", WMI + "SMS_UpdateGroupAssignment", params=FILTER, json=values(row(), row(aid=16777302)))
     result = run(ARGS)
-    assert result["failed"] and "deployed 2 times to collection 'Hyper-V holding' (AssignmentID 16777301, 16777302)" \
-        in result["msg"]
+    expected = "deployed 2 times to collection 'Hyper-V holding' (AssignmentID 16777301, 16777302)"
+    assert result["failed"] and expected in result["msg"]
     assert runner.factory_calls == []
