@@ -109,3 +109,56 @@ options:
     type: float
     default: 5.0
 """
+
+
+def _psrp_option():
+    """The ``psrp`` option of the modules that need PowerShell on the site server, made from the
+    PowerShell remoting options (vmops.datacenter.psrp) so both stay alike: the same suboptions
+    without the jump-box ones, CONFIGMGR_PSRP_* instead of VMOPS_PSRP_* variables, references
+    written as O(psrp.<name>)."""
+    import re
+
+    import yaml
+
+    from ansible_collections.vmops.datacenter.plugins.doc_fragments.psrp import ModuleDocFragment as Psrp
+
+    options = yaml.safe_load(Psrp.DOCUMENTATION)["options"]
+    for name in ("vmm_server", "vmm_username", "vmm_password"):
+        del options[name]
+    names = "|".join(sorted(options, key=len, reverse=True))
+    reference = re.compile(r"O\((%s)\b" % names)
+    for option in options.values():
+        option["description"] = [reference.sub(r"O(psrp.\1", line).replace("E(VMOPS_PSRP_", "E(CONFIGMGR_PSRP_")
+                                 for line in option["description"]]
+    options["server"] = dict(type="str", description=[
+        "Name or address of the Windows server the PowerShell session runs on: the site server or SMS Provider "
+        "with the ConfigMgr console installed (the C(ConfigurationManager) module comes with the console).",
+        "If not set, the value of the E(CONFIGMGR_PSRP_SERVER) environment variable is used, else the host of "
+        "O(server).",
+    ])
+    options["username"]["description"][1] = (
+        "When neither O(psrp.username) nor its variable is set, O(username) and O(password) are used.")
+    options["configuration_name"]["description"][0] = (
+        "PowerShell session configuration (endpoint). The default is the Windows PowerShell 5.1 endpoint, which the "
+        "ConfigurationManager module needs.")
+    return dict(
+        description=[
+            "PowerShell remoting (WS-Man/PSRP) to the site server, for what the AdminService cannot do reliably "
+            "(creating and removing deployments). The session imports the C(ConfigurationManager) module and "
+            "works on the site's drive.",
+            "Opened only when something has to change; a run that changes nothing uses the AdminService alone.",
+            "Each suboption falls back to its C(CONFIGMGR_PSRP_*) environment variable, not to the "
+            "C(VMOPS_PSRP_*) variables of the VMM and SCOM modules (they name another server).",
+        ],
+        type="dict", suboptions=options)
+
+
+def _psrp_fragment():
+    import yaml
+
+    text = yaml.safe_dump(dict(psrp=_psrp_option()), sort_keys=False, width=120)
+    return "options:\n" + "".join("  " + line + "\n" for line in text.splitlines())
+
+
+# Used as the vmops.datacenter.configmgr.PSRP fragment.
+ModuleDocFragment.PSRP = _psrp_fragment()

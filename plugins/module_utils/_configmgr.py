@@ -519,6 +519,31 @@ class ConfigMgrClient:
             flt = "AssignmentName eq %s" % odata_string(name)
         return self.query("/wmi/SMS_UpdatesAssignment", filter=flt)
 
+    def update_group(self, ref):
+        """The software update group (SMS_AuthorizationList, with its Updates) named or identified (CI_ID) by
+        ``ref``, or None. A name is compared without case, as the site does; two groups of one name are an error."""
+        ref = str(ref).strip()
+        if ref.isdigit():
+            found = self.instance("/wmi/SMS_AuthorizationList(%d)" % int(ref))
+            if found is not None:
+                return found
+        hits = self.query("/wmi/SMS_AuthorizationList", filter="LocalizedDisplayName eq %s" % odata_string(ref),
+                          select=["CI_ID", "LocalizedDisplayName"])
+        if len(hits) > 1:
+            raise ConfigMgrApiError("%s: %d software update groups are named %r (CI_ID %s); name one by CI_ID." % (
+                self.label, len(hits), ref, ", ".join(str(h["CI_ID"]) for h in hits)), server=self.server)
+        # Updates is a lazy property: only a read by key has it.
+        return self.instance("/wmi/SMS_AuthorizationList(%d)" % int(hits[0]["CI_ID"])) if hits else None
+
+    def group_deployments(self, update_group_id, collection_id):
+        """SMS_UpdateGroupAssignment rows deploying one update group to one collection."""
+        return self.query("/wmi/SMS_UpdateGroupAssignment", filter="AssignedUpdateGroup eq %d and TargetCollectionID eq %s" % (
+            int(update_group_id), odata_string(collection_id)))
+
+    def group_deployment(self, assignment_id):
+        """One SMS_UpdateGroupAssignment by AssignmentID, or None."""
+        return self.instance("/wmi/SMS_UpdateGroupAssignment(%d)" % int(assignment_id))
+
     def update_compliance(self, resource_ids, ci_ids):
         """SMS_UpdateComplianceStatus rows for these devices, limited to these updates (a deployment's)."""
         rows = []

@@ -20,6 +20,11 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._configmgr import
     ConfigMgrClient,
     ConfigMgrError,
 )
+from ansible_collections.vmops.datacenter.plugins.module_utils._psrp import psrp_argument_spec
+
+# The site server's PowerShell session has variables of its own: the VMOPS_PSRP_* ones usually name
+# the VMM server, which a job that patches Hyper-V hosts uses at the same time.
+PSRP_ENV_PREFIX = "CONFIGMGR_PSRP_"
 
 
 def configmgr_argument_spec():
@@ -37,6 +42,18 @@ def configmgr_argument_spec():
         timeout=dict(type="int", default=60, fallback=(env_fallback, ["CONFIGMGR_TIMEOUT"])),
         retries=dict(type="int", default=5, fallback=(env_fallback, ["CONFIGMGR_RETRIES"])),
     )
+
+
+def psrp_option_spec():
+    """The ``psrp`` option: PowerShell remoting to the site server, for what the AdminService cannot do
+    reliably. The runner's options without the jump-box ones, with CONFIGMGR_PSRP_* fallbacks; ``server``
+    defaults to the SMS Provider. Documented by the vmops.datacenter.configmgr.PSRP fragment."""
+    options = psrp_argument_spec(env_prefix=PSRP_ENV_PREFIX)
+    for name in ("vmm_server", "vmm_username", "vmm_password"):
+        del options[name]
+    options["server"]["required"] = False
+    return dict(type="dict", apply_defaults=True, options=options,
+                required_together=[("certificate_pem", "certificate_key_pem")])
 
 
 def wait_argument_spec(default_timeout=600, default_poll=5.0):

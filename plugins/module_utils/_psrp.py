@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmops.datacenter contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PowerShell remoting (WS-Man + PSRP) runner for the VMM and SCOM operation catalogues.
+"""PowerShell remoting (WS-Man + PSRP) runner for the VMM, SCOM and ConfigMgr operation catalogues.
 
 One runspace pool per module run, opened on first use and always closed. The product's
 ``connect`` operation runs once when the pool opens; the VMM one keeps its connection in a
@@ -25,7 +25,7 @@ import time
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.vmops.datacenter.plugins.module_utils import _scom_ops, _vmm_ops
+from ansible_collections.vmops.datacenter.plugins.module_utils import _configmgr_ops, _scom_ops, _vmm_ops
 from ansible_collections.vmops.datacenter.plugins.module_utils._common import backoff_delays, redact
 
 try:
@@ -42,6 +42,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the sanity import 
 
 CATALOGUE = dict(_vmm_ops.OPERATIONS)
 CATALOGUE.update(_scom_ops.OPERATIONS)
+CATALOGUE.update(_configmgr_ops.OPERATIONS)
 
 AUTH_CHOICES = ["negotiate", "kerberos", "ntlm", "credssp", "certificate", "basic"]
 ENCRYPTION_CHOICES = ["auto", "always", "never"]
@@ -61,11 +62,11 @@ ERROR_CATEGORIES = (
 )
 
 
-def _env(name):
-    return (env_fallback, ["VMOPS_PSRP_" + name.upper()])
+def _env(name, prefix="VMOPS_PSRP_"):
+    return (env_fallback, [prefix + name.upper()])
 
 
-def psrp_argument_spec():
+def psrp_argument_spec(env_prefix="VMOPS_PSRP_"):
     """Connection options; documented by the vmops.datacenter.psrp doc fragment."""
     spec = dict(
         server=dict(type="str", required=True),
@@ -88,7 +89,7 @@ def psrp_argument_spec():
         vmm_password=dict(type="str", no_log=True),
     )
     for name, option in spec.items():
-        option["fallback"] = _env(name)
+        option["fallback"] = _env(name, env_prefix)
     return spec
 
 
@@ -318,14 +319,18 @@ def connect_params(product, vmm_server=None, vmm_username=None, vmm_password=Non
     return params
 
 
-def runner_from_params(params, product):
-    """A PsrpRunner for ``product`` (vmm or scom) from a module's connection options."""
+def runner_from_params(params, product, connect=None):
+    """A PsrpRunner for ``product`` (vmm, scom or configmgr) from a module's connection options.
+
+    ``connect`` replaces the arguments of ``<product>.connect`` (by default the jump-box options)."""
+    if connect is None:
+        connect = connect_params(product, params.get("vmm_server"), params.get("vmm_username"),
+                                 params.get("vmm_password"))
     return PsrpRunner(
         params["server"], port=params["port"], ssl=params["ssl"], auth=params["auth"],
         username=params["username"], password=params["password"], certificate_pem=params["certificate_pem"],
         certificate_key_pem=params["certificate_key_pem"], validate_certs=params["validate_certs"],
         ca_path=params["ca_path"], encryption=params["encryption"], configuration_name=params["configuration_name"],
         operation_timeout=params["operation_timeout"], connection_timeout=params["connection_timeout"],
-        retries=params["retries"], connect_op=product + ".connect",
-        connect_params=connect_params(product, params["vmm_server"], params["vmm_username"], params["vmm_password"]),
-        secrets=[params["vmm_password"]])
+        retries=params["retries"], connect_op=product + ".connect", connect_params=connect,
+        secrets=[params.get("vmm_password")])

@@ -109,7 +109,8 @@ def _deployments(m: SiteModel) -> list[dict]:
                     "EnforcementDeadline": iso(d["EnforcementDeadline"]), "Enabled": d["Enabled"],
                     "SuppressReboot": d["SuppressReboot"], "OverrideServiceWindows": d["OverrideServiceWindows"],
                     "RebootOutsideOfServiceWindows": d["RebootOutsideOfServiceWindows"], "UseGMTTimes": True,
-                    "AssignmentAction": 2, "DesiredConfigType": 1, "NotifyUser": False, "UserUIExperience": False,
+                    "AssignmentAction": 2, "DesiredConfigType": 1, "NotifyUser": d.get("NotifyUser", False),
+                    "UserUIExperience": d.get("UserUIExperience", False),
                     "SourceSite": m.site_code, "CreationTime": iso(d["CreationTime"])})
     return out
 

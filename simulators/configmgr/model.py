@@ -225,6 +225,43 @@ class SiteModel:
                 coll["pending_eval_at"] = due
             self.save()
 
+    # -- software update deployments (created by the ConfigurationManager cmdlets, over PSRP) -------
+
+    def update_group(self, ci_id) -> dict:
+        group = self.state["update_groups"].get(str(ci_id)) if str(ci_id).isdigit() else None
+        if group is None:
+            raise not_found(f"No software update group with CI_ID {ci_id}.")
+        return group
+
+    def create_deployment(self, ci_id, collection_id: str, name: str, start: float, deadline: float, *,
+                          notify_user: bool = False, ui_experience: bool = False, suppress_reboot: int = 0,
+                          override_windows: bool = False, reboot_outside: bool = False) -> dict:
+        """A required deployment of an update group to a collection, as New-CMSoftwareUpdateDeployment makes it."""
+        with self.lock:
+            self.settle()
+            group = self.update_group(ci_id)
+            coll = self.collection(collection_id)
+            aid = max([int(k) for k in self.state["deployments"]] + [16_777_299]) + 1
+            dep = {"AssignmentID": aid, "AssignmentName": name, "AssignedUpdateGroup": group["CI_ID"],
+                   "AssignedCIs": list(group["Updates"]), "TargetCollectionID": coll["CollectionID"],
+                   "AssignmentUniqueID": "{%s}" % str(uuid.uuid4()).upper(), "StartTime": float(start),
+                   "EnforcementDeadline": float(deadline), "Enabled": True, "SuppressReboot": int(suppress_reboot),
+                   "OverrideServiceWindows": bool(override_windows), "RebootOutsideOfServiceWindows": bool(reboot_outside),
+                   "NotifyUser": bool(notify_user), "UserUIExperience": bool(ui_experience), "CreationTime": self.now()}
+            self.state["deployments"][str(aid)] = dep
+            self.save()
+            return dep
+
+    def remove_deployment(self, unique_id: str) -> bool:
+        """Remove the deployment with this AssignmentUniqueID; False when there is none."""
+        with self.lock:
+            for key, dep in list(self.state["deployments"].items()):
+                if dep["AssignmentUniqueID"].strip("{}").lower() == str(unique_id).strip("{}").lower():
+                    del self.state["deployments"][key]
+                    self.save()
+                    return True
+            return False
+
     # -- clients --------------------------------------------------------------------------------
 
     def online(self, dev: dict) -> bool:

@@ -1,11 +1,13 @@
-"""One handler per catalogue operation, answering from the VMM and SCOM state models.
+"""One handler per catalogue operation, answering from the VMM and SCOM state models and, for the
+ConfigMgr operations, from the ConfigMgr site model the AdminService simulator serves
+(``simulators/configmgr/model.py``), so a deployment created here shows in ``SMS_UpdateGroupAssignment``.
 
 A handler is ``handler(params, ctx) -> [json_string]``: it binds ``params`` strictly against
 the parameters its script declares (``SPECS``, checked against the scripts' param blocks by
 the tests), the way PowerShell's binder would (unknown, ambiguous or missing mandatory names,
 type conversion, ValidateSet, null/empty mandatory values all raise a ParameterBindingException
 style ``PowerShellError``), then answers with the exact JSON contract of the script
-(``plugins/module_utils/_vmm_ops.py`` and ``_scom_ops.py``), including the texts the scripts
+(``plugins/module_utils/_vmm_ops.py``, ``_scom_ops.py`` and ``_configmgr_ops.py``), including the texts the scripts
 themselves write. The op names come from those catalogues, so they cannot drift apart.
 
 ``ctx`` needs only what it uses: ``session`` (a dict per runspace pool: ``*.connect`` marks it,
@@ -22,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 try:
-    from plugins.module_utils import _scom_ops, _vmm_ops
+    from plugins.module_utils import _configmgr_ops, _scom_ops, _vmm_ops
 except ImportError:  # started from outside the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from plugins.module_utils import _scom_ops, _vmm_ops
+    from plugins.module_utils import _configmgr_ops, _scom_ops, _vmm_ops
 
+from ..configmgr.odata import ODataError
 from . import scom_model
 from .vmm_model import norm_id
 
@@ -90,7 +93,20 @@ SPECS: dict[str, dict[str, P]] = {
     "scom.maintenance_update": {"Id": P(GUIDS, True), "EndTime": P(STRING, True), "Reason": P(STRING, choices=_REASONS),
                                 "Comment": P(STRING), "ClassName": P(STRING, default=_scom_ops.DEFAULT_CLASS)},
     "scom.maintenance_stop": {"Id": P(GUIDS, True), "ClassName": P(STRING, default=_scom_ops.DEFAULT_CLASS)},
+    "configmgr.connect": {"SiteCode": P(STRING), "ProviderMachineName": P(STRING)},
+    "configmgr.update_deployment_new": {
+        "SoftwareUpdateGroupId": P(STRING, True), "CollectionId": P(STRING, True), "DeploymentName": P(STRING, True),
+        "AvailableTime": P(STRING, True), "DeadlineTime": P(STRING, True),
+        "UserNotification": P(STRING, default=_configmgr_ops.DEFAULT_USER_NOTIFICATION,
+                              choices=_configmgr_ops.USER_NOTIFICATIONS),
+        "SuppressRestartServer": P(SWITCH), "AllowRestart": P(SWITCH), "AllowSoftwareInstallation": P(SWITCH)},
+    "configmgr.update_deployment_remove": {"DeploymentId": P(STRINGS, True)},
 }
+# UserNotification -> (NotifyUser, UserUIExperience) of the deployment.
+_NOTIFICATIONS = {"DisplayAll": (True, True), "DisplaySoftwareCenterOnly": (False, True), "HideAll": (False, False)}
+SUPPRESS_SERVERS = 2  # SMS_UpdateGroupAssignment.SuppressReboot bit for servers
+# What the ConfigMgr cmdlets say when a -*Id names nothing.
+CM_NOT_FOUND = "No object corresponds to the specified parameters."
 
 
 # --- parameter binding ---------------------------------------------------------------------------
@@ -227,9 +243,10 @@ def _session(ctx) -> dict | None:
 
 
 class _Operations:
-    def __init__(self, vmm, scom):
+    def __init__(self, vmm, scom, site=None):
         self.vmm = vmm
         self.scom = scom
+        self.site = site
 
     # --- VMM -------------------------------------------------------------------------------
     def _need_vmm(self, ctx) -> None:
@@ -413,14 +430,68 @@ class _Operations:
         """The enum member's own spelling (ValidateSet accepted any case)."""
         return next(r for r in _REASONS if r.casefold() == value.casefold())
 
+    # --- ConfigMgr (ConfigurationManager module on the site server) ---------------------------
+    def _need_configmgr(self, ctx) -> None:
+        session = _session(ctx)
+        if session is not None and not session.get("configmgr.site"):
+            raise _thrown(_configmgr_ops.NOT_CONNECTED)
 
-def make_handlers(vmm_model, scom_model_) -> dict:
-    """op name -> handler(params, ctx) for every operation of both catalogues. Each handler has
-    `.op` and `.parameters` (its SPECS entry)."""
-    catalogue = {**_vmm_ops.OPERATIONS, **_scom_ops.OPERATIONS}
+    def configmgr_connect(self, p, ctx):
+        if self.site is None:  # a server without the ConfigMgr console (the VMM server of the lab)
+            raise _thrown(_configmgr_ops.CONSOLE_MISSING)
+        code = self.site.site_code
+        provider = self.site.state["provider"]
+        if p["SiteCode"] and p["SiteCode"].upper() != code.upper():
+            # No drive of that name: New-PSDrive asks the SMS Provider, whose site has another code.
+            raise PowerShellError(
+                f"The SMS Provider {p['ProviderMachineName'] or provider} does not serve a site with the site code "
+                f"'{p['SiteCode']}'.", "NewDriveProviderException,Microsoft.PowerShell.Commands.NewPSDriveCommand",
+                "InvalidArgument", "System.Management.Automation.ProviderInvocationException", p["SiteCode"])
+        session = _session(ctx)
+        if session is not None:
+            session["configmgr.site"] = code
+        return {"site_code": code, "provider": provider}
+
+    @staticmethod
+    def _cm_not_found(target) -> PowerShellError:
+        return PowerShellError(CM_NOT_FOUND, "ItemNotFound,Microsoft.ConfigurationManagement.Cmdlets.Sum.Commands."
+                               "NewSoftwareUpdateDeploymentCommand", "ObjectNotFound",
+                               "System.Management.Automation.ItemNotFoundException", target)
+
+    def configmgr_update_deployment_new(self, p, ctx):
+        self._need_configmgr(ctx)
+        start, deadline = self._end_time(p["AvailableTime"]), self._end_time(p["DeadlineTime"])
+        notify, ui = next(v for k, v in _NOTIFICATIONS.items() if k.casefold() == p["UserNotification"].casefold())
+        for kind, ref in (("group", p["SoftwareUpdateGroupId"]), ("collection", p["CollectionId"])):
+            try:
+                self.site.update_group(ref) if kind == "group" else self.site.collection(ref)
+            except ODataError:
+                raise self._cm_not_found(ref) from None
+        dep = self.site.create_deployment(
+            p["SoftwareUpdateGroupId"], p["CollectionId"], p["DeploymentName"], start, deadline, notify_user=notify,
+            ui_experience=ui, suppress_reboot=SUPPRESS_SERVERS if p["SuppressRestartServer"] else 0,
+            override_windows=p["AllowSoftwareInstallation"], reboot_outside=p["AllowRestart"])
+        return {"assignment_id": dep["AssignmentID"], "assignment_unique_id": dep["AssignmentUniqueID"],
+                "name": dep["AssignmentName"]}
+
+    def configmgr_update_deployment_remove(self, p, ctx):
+        self._need_configmgr(ctx)
+        return [{"deployment_id": unique_id, "removed": self.site.remove_deployment(unique_id)}
+                for unique_id in p["DeploymentId"]]
+
+
+
+CATALOGUES = {"vmm": _vmm_ops, "scom": _scom_ops, "configmgr": _configmgr_ops}
+
+
+def make_handlers(vmm_model, scom_model_, site_model=None) -> dict:
+    """op name -> handler(params, ctx) for every operation of the catalogues. Each handler has
+    `.op` and `.parameters` (its SPECS entry). Without `site_model` (a ConfigMgr SiteModel) the
+    server has no ConfigMgr console: configmgr.connect fails as its script does there."""
+    catalogue = {op: text for module in CATALOGUES.values() for op, text in module.OPERATIONS.items()}
     if set(catalogue) != set(SPECS):
         raise RuntimeError(f"handlers and catalogues differ: {sorted(set(catalogue) ^ set(SPECS))}")
-    ops = _Operations(vmm_model, scom_model_)
+    ops = _Operations(vmm_model, scom_model_, site_model)
     handlers = {}
     for op in catalogue:
         method = getattr(ops, op.replace(".", "_"))
@@ -435,11 +506,11 @@ def make_handlers(vmm_model, scom_model_) -> dict:
     return handlers
 
 
-def register_all(dispatcher, vmm_model, scom_model_) -> list[str]:
+def register_all(dispatcher, vmm_model, scom_model_, site_model=None) -> list[str]:
     """Register every catalogue operation with `dispatcher`; returns the op names."""
-    handlers = make_handlers(vmm_model, scom_model_)
+    handlers = make_handlers(vmm_model, scom_model_, site_model)
     for op, handler in handlers.items():
-        dispatcher.register(op, handler, versions=[_vmm_ops.VERSION if op.startswith("vmm.") else _scom_ops.VERSION])
+        dispatcher.register(op, handler, versions=[CATALOGUES[op.split(".")[0]].VERSION])
     return sorted(handlers)
 
 

@@ -1,4 +1,5 @@
-"""The VMM and SCOM state models and the operation handlers, called directly (no server)."""
+"""The VMM and SCOM state models and the operation handlers (with the ConfigMgr site model for the
+ConfigMgr operations), called directly (no server)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import time
 
 import pytest
 
-from plugins.module_utils import _scom_ops, _vmm_ops
+from plugins.module_utils import _configmgr_ops, _scom_ops, _vmm_ops
+from simulators.configmgr import classes as cm_classes
+from simulators.configmgr.model import SiteModel
 from simulators.psrp import handlers as H
 from simulators.psrp import scom_model, vmm_model
 from simulators.psrp.vmm_model import DEFAULT_JOB_SECONDS, VmmModel
 
-CATALOGUE = {**_vmm_ops.OPERATIONS, **_scom_ops.OPERATIONS}
+CATALOGUE = {**_vmm_ops.OPERATIONS, **_scom_ops.OPERATIONS, **_configmgr_ops.OPERATIONS}
 T0 = 1_800_000_000.0
 
 
@@ -42,10 +45,12 @@ class Lab:
         self.description = description if description is not None else vmm_model.load_description()
         self.vmm = VmmModel(path, self.description, job_seconds=seconds(job_seconds), clock=self.clock)
         self.scom = scom_model.ScomModel(path, self.description, clock=self.clock)
-        self.handlers = H.make_handlers(self.vmm, self.scom)
+        self.site = SiteModel(path.parent / (path.name + "-configmgr"))
+        self.handlers = H.make_handlers(self.vmm, self.scom, self.site)
         self.ctx = H.DirectContext()
         self.call("vmm.connect")
         self.call("scom.connect")
+        self.call("configmgr.connect")
 
     def call(self, op, **params):
         out = self.handlers[op](params, self.ctx)
@@ -669,6 +674,9 @@ CONTRACT = {
     "scom.maintenance_start": ["id", "display_name", "in_maintenance", "maintenance", "error"],
     "scom.maintenance_update": ["id", "display_name", "in_maintenance", "maintenance", "error"],
     "scom.maintenance_stop": ["id", "display_name", "in_maintenance", "maintenance", "error"],
+    "configmgr.connect": ["site_code", "provider"],
+    "configmgr.update_deployment_new": ["assignment_id", "assignment_unique_id", "name"],
+    "configmgr.update_deployment_remove": ["deployment_id", "removed"],
 }
 
 
@@ -695,6 +703,11 @@ def test_every_answer_has_the_scripts_keys(lab):
         "scom.maintenance_start": lab.call("scom.maintenance_start", Id=[obj["id"]], EndTime=end),
         "scom.maintenance_update": lab.call("scom.maintenance_update", Id=[obj["id"]], EndTime=end),
         "scom.maintenance_stop": lab.call("scom.maintenance_stop", Id=[obj["id"]]),
+        "configmgr.connect": lab.call("configmgr.connect", SiteCode="LAB"),
+        "configmgr.update_deployment_new": lab.call(
+            "configmgr.update_deployment_new", SoftwareUpdateGroupId="16790001", CollectionId="LAB00010",
+            DeploymentName="x", AvailableTime=end, DeadlineTime=end),
+        "configmgr.update_deployment_remove": lab.call("configmgr.update_deployment_remove", DeploymentId=["{nope}"]),
     }
     for op, answer in answers.items():
         items = answer if isinstance(answer, list) else [answer]
@@ -745,3 +758,52 @@ def test_the_contract_survives_the_wire(tmp_path):
         assert started["maintenance"]["end_time"] == end and started["maintenance"]["comment"] == "wire"
         ps, answer = run("vmm.vm_power", VMId=["not-a-guid"], Action="start")
         assert answer is None and ps.had_errors and "System.Guid" in str(ps.streams.error[0])
+
+
+# -- ConfigMgr operations against the ConfigMgr site model --------------------------------------------------
+
+def deployments_as_served(site):
+    return {d["AssignmentName"]: d for d in cm_classes.WMI_CLASSES["sms_updategroupassignment"].rows(site)}
+
+
+def test_configmgr_deployment_created_and_removed_shows_in_the_adminservice_classes(lab):
+    start, deadline = vmm_model.iso(T0), vmm_model.iso(T0 + 7200)
+    made = lab.call("configmgr.update_deployment_new", SoftwareUpdateGroupId="16790001", CollectionId="lab00010",
+                    DeploymentName="Hosts 2026-11", AvailableTime=start, DeadlineTime=deadline,
+                    UserNotification="displaysoftwarecenteronly", SuppressRestartServer=True, AllowRestart=True)
+    assert made["assignment_id"] == 16777301 and made["name"] == "Hosts 2026-11"
+    row = deployments_as_served(lab.site)["Hosts 2026-11"]
+    assert row["AssignmentUniqueID"] == made["assignment_unique_id"]
+    assert (row["TargetCollectionID"], row["AssignedUpdateGroup"]) == ("LAB00010", 16790001)
+    assert [scom_model.parse_time(row[k]) for k in ("StartTime", "EnforcementDeadline")] == [T0, T0 + 7200]
+    assert (row["NotifyUser"], row["UserUIExperience"], row["SuppressReboot"]) == (False, True, 2)
+    assert (row["RebootOutsideOfServiceWindows"], row["OverrideServiceWindows"]) == (True, False)
+    assert row["AssignedCIs"] == lab.site.state["update_groups"]["16790001"]["Updates"]
+    gone = lab.call("configmgr.update_deployment_remove", DeploymentId=[made["assignment_unique_id"], "{x}"])
+    assert gone == [{"deployment_id": made["assignment_unique_id"], "removed": True}, {"deployment_id": "{x}", "removed": False}]
+    assert "Hosts 2026-11" not in deployments_as_served(lab.site)
+    assert SiteModel(lab.site.state_dir).state["deployments"].keys() == lab.site.state["deployments"].keys()  # on disk
+
+
+def test_configmgr_operations_refuse_like_the_cmdlets(lab):
+    base = dict(DeploymentName="x", AvailableTime=vmm_model.iso(T0), DeadlineTime=vmm_model.iso(T0))
+    for group, coll in (("99", "LAB00010"), ("16790001", "LAB0FFFF")):
+        with pytest.raises(H.PowerShellError) as err:
+            lab.call("configmgr.update_deployment_new", SoftwareUpdateGroupId=group, CollectionId=coll, **base)
+        assert err.value.message == H.CM_NOT_FOUND and err.value.category == "ObjectNotFound"
+    with pytest.raises(H.PowerShellError) as err:
+        lab.call("configmgr.update_deployment_new", SoftwareUpdateGroupId="16790001", CollectionId="LAB00010",
+                 UserNotification="Loud", **base)
+    assert err.value.error_id == "ParameterArgumentValidationError"
+    fresh = H.DirectContext()
+    with pytest.raises(H.PowerShellError) as err:
+        lab.handlers["configmgr.update_deployment_remove"]({"DeploymentId": ["{x}"]}, fresh)
+    assert err.value.message == _configmgr_ops.NOT_CONNECTED
+    with pytest.raises(H.PowerShellError) as err:
+        lab.handlers["configmgr.connect"]({"SiteCode": "P01", "ProviderMachineName": "cm01"}, fresh)
+    assert err.value.category == "InvalidArgument" and "'P01'" in err.value.message
+    assert json.loads(lab.handlers["configmgr.connect"]({}, fresh)[0]) == {"site_code": "LAB", "provider": "cm01.lab.local"}
+    no_console = H.make_handlers(lab.vmm, lab.scom)
+    with pytest.raises(H.PowerShellError) as err:
+        no_console["configmgr.connect"]({}, H.DirectContext())
+    assert err.value.message == _configmgr_ops.CONSOLE_MISSING

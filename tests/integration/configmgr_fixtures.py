@@ -10,6 +10,10 @@
   looks for in playbook output, and ``configmgr_lab.extra_vars`` carries ``lab_configmgr`` (hostname,
   username, password, readonly_username, readonly_password, ca_path, admin_url: the simulator's /_sim API for
   fault injection, which a real site does not have).
+* ``configmgr_site_psrp`` — a PSRP simulator (the site server's PowerShell remoting) whose ConfigMgr operations act on
+  ``configmgr_server``'s site model, so a deployment created through the ConfigurationManager cmdlets shows in the
+  AdminService; ``configmgr_psrp_lab`` is ``configmgr_lab`` plus ``lab_configmgr_psrp`` (its connection: server,
+  port, ssl, auth, encryption, username, password, ca_path) and its password among the secrets looked for.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ if str(ROOT) not in sys.path:
 
 from simulators.configmgr import ConfigMgrServer  # noqa: E402  (needs the repository root on sys.path)
 
-__all__ = ["configmgr_lab", "configmgr_server"]
+from .psrp_fixtures import start_psrp_server  # noqa: E402
+
+__all__ = ["configmgr_lab", "configmgr_psrp_lab", "configmgr_server", "configmgr_site_psrp"]
 
 TIMINGS = {"evaluation_seconds": 0.5, "download_seconds": 0.3, "install_seconds": 0.3, "reboot_seconds": 0.5}
 
@@ -58,3 +64,28 @@ class ConfigMgrLab:
 @pytest.fixture
 def configmgr_lab(lab, configmgr_server, lab_pki):
     return ConfigMgrLab(lab, configmgr_server, lab_pki.ca_path)
+
+
+@pytest.fixture
+def configmgr_site_psrp(lab_pki, tmp_path, configmgr_server):
+    server = start_psrp_server(lab_pki, tmp_path / "configmgr-psrp", site_model=configmgr_server.model)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class ConfigMgrPsrpLab(ConfigMgrLab):
+    def __init__(self, lab, server, ca_path, psrp):
+        super().__init__(lab, server, ca_path)
+        self.psrp = psrp
+        self.psrp_endpoint = dict(psrp.endpoint_vars)
+        lab.passwords = sorted(set(lab.passwords) | {psrp.password})
+
+    def extra_vars(self, **more):
+        return super().extra_vars(lab_configmgr_psrp=self.psrp_endpoint, **more)
+
+
+@pytest.fixture
+def configmgr_psrp_lab(lab, configmgr_server, configmgr_site_psrp, lab_pki):
+    return ConfigMgrPsrpLab(lab, configmgr_server, lab_pki.ca_path, configmgr_site_psrp)

@@ -38,6 +38,8 @@ vmm_lab = psrp_fixtures.vmm_lab
 # And the ConfigMgr AdminService fixtures.
 configmgr_server = configmgr_fixtures.configmgr_server
 configmgr_lab = configmgr_fixtures.configmgr_lab
+configmgr_site_psrp = configmgr_fixtures.configmgr_site_psrp
+configmgr_psrp_lab = configmgr_fixtures.configmgr_psrp_lab
 
 INTEGRATION = Path(__file__).resolve().parent
 COLLECTIONS = ROOT / ".tmp" / "collections"

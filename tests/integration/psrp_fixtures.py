@@ -11,6 +11,8 @@
   (as ``lab_psrp``): server, port, ssl, auth, encryption, username, password, ca_path;
   ``psrp_server.env`` the same as the ``VMOPS_PSRP_*`` environment variables a user (or an AWX
   credential) sets for the modules and the vmm inventory plugin.
+* ``start_psrp_server(lab_pki, state, site_model=None)`` — the same server started by hand; with a
+  ConfigMgr ``SiteModel`` its ConfigMgr operations act on that site (``configmgr_fixtures``).
 * ``vmm_lab`` — the Tintri ``lab`` plus ``psrp_server``: its password joins the secrets the
   harness looks for in playbook output, and ``vmm_lab.extra_vars`` carries ``lab_psrp``.
 """
@@ -29,29 +31,34 @@ if str(ROOT) not in sys.path:
 from simulators.psrp import Dispatcher, PsrpServer  # noqa: E402  (needs the repository root on sys.path)
 from simulators.psrp import handlers, scom_model, vmm_model  # noqa: E402
 
-__all__ = ["psrp_server", "vmm_lab"]
+__all__ = ["psrp_server", "start_psrp_server", "vmm_lab"]
 
 # Simulated VMM jobs take this long, so waits are real but short.
 JOB_SECONDS = 0.3
 
 
-@pytest.fixture
-def psrp_server(lab_pki, tmp_path):
+def start_psrp_server(lab_pki, state, site_model=None):
+    """A started PsrpServer over the default VMM/SCOM lab in ``state``; stop it when done."""
     description = vmm_model.load_description()
-    state = tmp_path / "psrp"
     vmm = vmm_model.VmmModel(state, description,
                              job_seconds={k: JOB_SECONDS for k in vmm_model.DEFAULT_JOB_SECONDS})
     scom = scom_model.ScomModel(state, description)
     dispatcher = Dispatcher()
-    handlers.register_all(dispatcher, vmm, scom)
+    handlers.register_all(dispatcher, vmm, scom, site_model)
     server = PsrpServer(dispatcher=dispatcher, pki=lab_pki)
     server.start()
+    server.vmm = vmm
+    server.scom = scom
+    server.endpoint_vars = dict(server="localhost", port=server.port, ssl=True, auth="basic", encryption="auto",
+                                username=server.username, password=server.password, ca_path=str(lab_pki.ca_path))
+    server.env = dict(("VMOPS_PSRP_" + key.upper(), str(value)) for key, value in server.endpoint_vars.items())
+    return server
+
+
+@pytest.fixture
+def psrp_server(lab_pki, tmp_path):
+    server = start_psrp_server(lab_pki, tmp_path / "psrp")
     try:
-        server.vmm = vmm
-        server.scom = scom
-        server.endpoint_vars = dict(server="localhost", port=server.port, ssl=True, auth="basic", encryption="auto",
-                                    username=server.username, password=server.password, ca_path=str(lab_pki.ca_path))
-        server.env = dict(("VMOPS_PSRP_" + key.upper(), str(value)) for key, value in server.endpoint_vars.items())
         yield server
     finally:
         server.stop()

@@ -86,3 +86,25 @@ def test_transient_faults_are_retried_where_repeating_is_safe(configmgr_lab, ans
     assert ("SMS_R_System", 503) in statuses and ("SMS_FullCollectionMembership", 0) in statuses
     added = [s for s in statuses if s[0].endswith("AddMembershipRules")]
     assert added == [("AdminService.AddMembershipRules", 502), ("AdminService.AddMembershipRules", 200)]
+
+
+def _configmgr_pipelines(psrp):
+    return [(p.op, p.state) for p in psrp.journal.pipelines if p.op and p.op.startswith("configmgr.")]
+
+
+def test_configmgr_update_deployment(configmgr_psrp_lab, ansible):
+    ansible(RUN_TARGET, configmgr_psrp_lab.extra_vars(target="configmgr_update_deployment")).assert_ok()
+    # One PowerShell session per change (connect, then the cmdlet); runs that changed nothing opened none.
+    assert _configmgr_pipelines(configmgr_psrp_lab.psrp) == [
+        ("configmgr.connect", "Completed"), ("configmgr.update_deployment_new", "Completed"),
+        ("configmgr.connect", "Completed"), ("configmgr.update_deployment_remove", "Completed")]
+    deployments = configmgr_psrp_lab.server.model.state["deployments"]
+    assert [d["TargetCollectionID"] for d in deployments.values()] == ["LAB00011"]
+
+
+def test_configmgr_update_deployment_passwords_never_show_at_vvvv(configmgr_psrp_lab, ansible):
+    result = ansible(RUN_TARGET, configmgr_psrp_lab.extra_vars(target="configmgr_update_deployment"),
+                     verbosity=4).assert_ok()
+    assert configmgr_psrp_lab.psrp.password in configmgr_psrp_lab.lab.passwords
+    assert configmgr_psrp_lab.endpoint["password"] in configmgr_psrp_lab.lab.passwords
+    assert "configmgr_update_deployment" in result.output

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: vmops.datacenter contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The VMM and SCOM operation catalogues: snapshots of the script texts and a static check.
+"""The VMM, SCOM and ConfigMgr operation catalogues: snapshots of the script texts and a static check.
 
 No PowerShell runs here (nor in the simulator), so the scripts are pinned two ways:
 
@@ -9,7 +9,7 @@ No PowerShell runs here (nor in the simulator), so the scripts are pinned two wa
   (``VMOPS_UPDATE_SNAPSHOTS=1`` rewrites them);
 * a parse with the tree-sitter PowerShell grammar: no syntax errors, the marker names its own
   key, a param block, only allow-listed cmdlets with allow-listed parameters (the cmdlet syntax
-  in the VMM/SCOM API research notes), no positional arguments to cmdlets, VMM writes always as
+  in the VMM/SCOM API research notes and the ConfigurationManager cmdlet help), no positional arguments to cmdlets, VMM writes always as
   jobs, nothing that turns text into code, no local variable that shadows a parameter
   (PowerShell names are case-insensitive), and a single ``ConvertTo-Json`` answer at the end.
 """
@@ -21,11 +21,11 @@ import re
 from pathlib import Path
 
 import pytest
-from ansible_collections.vmops.datacenter.plugins.module_utils import _scom_ops, _vmm_ops
+from ansible_collections.vmops.datacenter.plugins.module_utils import _configmgr_ops, _scom_ops, _vmm_ops
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots" / "ps"
-CATALOGUES = {"vmm": _vmm_ops, "scom": _scom_ops}
-ALL = {**_vmm_ops.OPERATIONS, **_scom_ops.OPERATIONS}
+CATALOGUES = {"vmm": _vmm_ops, "scom": _scom_ops, "configmgr": _configmgr_ops}
+ALL = {**_vmm_ops.OPERATIONS, **_scom_ops.OPERATIONS, **_configmgr_ops.OPERATIONS}
 UPDATE = os.environ.get("VMOPS_UPDATE_SNAPSHOTS") == "1"
 
 SWITCH, VALUE = "switch", "value"
@@ -79,6 +79,21 @@ ALLOWED = {
     # §6.2 item 3 names the connect step but not its syntax; the parameters are the cmdlet help's:
     # New-SCOMManagementGroupConnection [[-ComputerName] <String[]>] [[-Credential] <PSCredential>] [-PassThru].
     "New-SCOMManagementGroupConnection": {"ComputerName": VALUE, "Credential": VALUE, "PassThru": SWITCH},
+    # --- ConfigurationManager (cmdlet help, sccm-docs-powershell-ref) ---------------------------
+    # §5 "Software-update deployments": New-CMSoftwareUpdateDeployment, parameter set
+    # DeploySoftwareUpdateGroupById, with the schedule, notification and restart parameters used.
+    "New-CMSoftwareUpdateDeployment": {
+        "SoftwareUpdateGroupId": VALUE, "CollectionId": VALUE, "DeploymentName": VALUE, "DeploymentType": VALUE,
+        "TimeBasedOn": VALUE, "AvailableDateTime": VALUE, "DeadlineDateTime": VALUE, "UserNotification": VALUE,
+        "RestartServer": VALUE, "AllowRestart": VALUE, "SoftwareInstallation": VALUE, "AcceptEula": SWITCH},
+    # Get-CMSoftwareUpdateDeployment -DeploymentId (alias AssignmentUniqueID), parameter set SearchByDeploymentId.
+    "Get-CMSoftwareUpdateDeployment": {"DeploymentId": VALUE},
+    # Remove-CMSoftwareUpdateDeployment -InputObject [-Force], parameter set SearchByValue.
+    "Remove-CMSoftwareUpdateDeployment": {"InputObject": VALUE, "Force": SWITCH},
+    # The site drive the ConfigMgr cmdlets run from (the console's "Connect via Windows PowerShell" script).
+    "Get-PSDrive": {"Name": VALUE, "PSProvider": VALUE, "ErrorAction": VALUE},
+    "New-PSDrive": {"Name": VALUE, "PSProvider": VALUE, "Root": VALUE},
+    "Set-Location": {"Path": VALUE},
     # --- Windows PowerShell 5.1 core ---------------------------------------------------------
     # §6.2 item 3: the runspace pool imports the product module once.
     "Import-Module": {"Name": VALUE},
@@ -160,6 +175,12 @@ def test_script_texts_carry_the_messages_the_simulator_repeats():
     assert quoted(s.NOT_IN_MAINTENANCE) in s.MAINTENANCE_UPDATE
     assert quoted(s.END_TIME_NOT_FUTURE) in s.MAINTENANCE_START and quoted(s.END_TIME_NOT_FUTURE) in s.MAINTENANCE_UPDATE
     assert "ValidateSet(" + ", ".join(map(quoted, s.REASONS)) + ")" in s.MAINTENANCE_START
+    c = _configmgr_ops
+    assert all(quoted(c.NOT_CONNECTED) in t for n, t in c.OPERATIONS.items() if n != "configmgr.connect")
+    assert quoted(c.CONSOLE_MISSING) in c.CONNECT and quoted(c.SITE_UNKNOWN) in c.CONNECT
+    assert "Import-Module -Name ($env:SMS_ADMIN_UI_PATH + '\\..\\ConfigurationManager.psd1')" in c.CONNECT
+    assert "Set-Location -Path ($site + ':')" in c.CONNECT
+    assert "ValidateSet(" + ", ".join(map(quoted, c.USER_NOTIFICATIONS)) + ")" in c.UPDATE_DEPLOYMENT_NEW
 
 
 # -- static check with the tree-sitter PowerShell grammar -------------------------------------
