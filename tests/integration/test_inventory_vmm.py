@@ -38,9 +38,11 @@ def test_hosts_by_cluster_host_group_and_standalone_list_and_graph(psrp_server, 
     data = inventory.data()
 
     assert inventory.hosts("vmm_hosts") == sorted(PROD_NODES + [
-        "hv-dev-01.lab.local", "hv-dmz-01.lab.local", "hv-test-01.lab.local", "hv-test-02.lab.local"])
+        "hv-dev-01.lab.local", "hv-dmz-01.lab.local", "hv-test-01.lab.local", "hv-test-02.lab.local",
+        "hv-test-03.lab.local"])
     assert inventory.hosts("vmm_cluster_hvc_prod_lab_local") == PROD_NODES
-    assert inventory.hosts("vmm_cluster_hvc_test_lab_local") == ["hv-test-01.lab.local", "hv-test-02.lab.local"]
+    assert inventory.hosts("vmm_cluster_hvc_test_lab_local") == [
+        "hv-test-01.lab.local", "hv-test-02.lab.local", "hv-test-03.lab.local"]
     assert inventory.hosts("vmm_standalone") == ["hv-dev-01.lab.local", "hv-dmz-01.lab.local"]
     assert inventory.hosts("vmm_host_group_all_hosts_datacenter_a_production") == PROD_NODES
     assert sorted(data["vmm_host_group_all_hosts"]["children"]) == [
@@ -118,7 +120,7 @@ def test_credentials_in_the_file_as_jinja(psrp_server, tmp_path):
     del env["VMOPS_PSRP_PASSWORD"], env["VMOPS_PSRP_SERVER"]
     config = dict(server="{{ 'local' ~ 'host' }}", password="{{ lookup('ansible.builtin.env', 'LAB_VMM_PASSWORD') }}")
     inventory = run(psrp_server, tmp_path, config, "--list", env=env)
-    assert len(inventory.hosts("vmm_hosts")) == 7
+    assert len(inventory.hosts("vmm_hosts")) == 8
 
 
 def test_the_cache_answers_the_second_run_and_holds_no_password(psrp_server, tmp_path):

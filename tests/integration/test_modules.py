@@ -9,9 +9,10 @@ import pytest
 
 from .conftest import INTEGRATION, RUN_TARGET
 
-# Targets for VMM/SCOM need the PSRP lab and run from test_vmm_modules.py.
+# Targets for VMM/SCOM need the PSRP lab and run from test_vmm_modules.py; ConfigMgr targets need its lab
+# and run from test_configmgr_modules.py.
 TARGETS = sorted(p.name for p in (INTEGRATION / "targets").iterdir()
-                 if (p / "tasks" / "main.yml").exists() and not p.name.startswith(("setup_", "vmm_", "scom_")))
+                 if (p / "tasks" / "main.yml").exists() and not p.name.startswith(("setup_", "vmm_", "scom_", "configmgr_")))
 
 
 @pytest.mark.parametrize("target", TARGETS)
