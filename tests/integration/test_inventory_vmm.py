@@ -105,7 +105,7 @@ def test_the_password_never_appears_at_vvvv_and_a_wrong_one_is_explained(psrp_se
     verbose = run(psrp_server, tmp_path, dict(include_vms=True), "--list", "-vvvv")  # the output is grepped
     assert verbose.rc == 0, verbose.output[-3000:]
     assert "hv-prod-01.lab.local" in verbose.stdout
-    assert "listed 7 hosts and" in verbose.output and "in 3 pipelines" in verbose.output
+    assert "listed 8 hosts and" in verbose.output and "in 3 pipelines" in verbose.output
 
     wrong = "Not-The-Lab-Password-42"
     failed = run(psrp_server, tmp_path, {}, "--list", "-vvvv", env=dict(psrp_server.env, VMOPS_PSRP_PASSWORD=wrong))
