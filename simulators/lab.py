@@ -30,7 +30,7 @@ from .pki import ensure_lab_ca
 READY_TIMEOUT = 120
 
 
-def _start_tintri(lab_dir: Path, pki, args):
+def _start_tintri(lab_dir: Path, pki, args, _running):
     from .tintri import TintriLab
 
     lab = TintriLab(lab_dir / "tintri", args.description, pki, task_seconds=args.task_seconds,
@@ -39,27 +39,29 @@ def _start_tintri(lab_dir: Path, pki, args):
     return lab
 
 
-def _start_s3(lab_dir: Path, pki, args):
+def _start_s3(lab_dir: Path, pki, args, _running):
     from .s3 import lab_server
 
     return lab_server(lab_dir / "s3", pki)  # rclone serve s3: data in DIR/s3/data, keys and port kept
 
 
-def _start_psrp(lab_dir: Path, pki, args):
+def _start_psrp(lab_dir: Path, pki, args, running):
     from .psrp.lab import lab_server
 
-    # VMM and SCOM over WS-Man/PSRP; every VMM job takes --task-seconds.
-    return lab_server(lab_dir / "psrp", pki, job_seconds=float(args.task_seconds))
+    # VMM and SCOM over WS-Man/PSRP; every VMM job takes --task-seconds. The ConfigurationManager module's
+    # operations act on the ConfigMgr simulator's site, as they would on the SMS Provider.
+    site = running["configmgr"].model if "configmgr" in running else None
+    return lab_server(lab_dir / "psrp", pki, job_seconds=float(args.task_seconds), site_model=site)
 
 
-def _start_configmgr(lab_dir: Path, pki, args):
+def _start_configmgr(lab_dir: Path, pki, args, _running):
     from .configmgr import ConfigMgrServer
 
     return ConfigMgrServer(lab_dir / "configmgr", pki).start()  # state and port kept in DIR/configmgr
 
 
-# name -> factory(lab_dir, pki, args) returning an object with .endpoints and .stop()
-SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3, "psrp": _start_psrp, "configmgr": _start_configmgr}
+# name -> factory(lab_dir, pki, args, running simulators so far) returning an object with .endpoints and .stop()
+SIMULATORS = {"tintri": _start_tintri, "s3": _start_s3, "configmgr": _start_configmgr, "psrp": _start_psrp}
 
 
 def _paths(lab_dir: Path) -> dict:
@@ -105,7 +107,7 @@ def run(args) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         for name, factory in SIMULATORS.items():
-            running[name] = factory(lab_dir, pki, args)
+            running[name] = factory(lab_dir, pki, args, running)
         info = {"ca_path": pki.ca_path, "lab_dir": str(lab_dir), "pid": os.getpid()}
         info.update({name: sim.endpoints for name, sim in running.items()})
         lab_vars = {"lab_dir": str(lab_dir), "lab_ca_path": pki.ca_path}

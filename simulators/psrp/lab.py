@@ -1,5 +1,6 @@
-"""The PSRP simulator as a lab member (simulators.lab): the default VMM + SCOM lab behind one
-HTTPS WS-Man endpoint with the lab certificate and Basic authentication.
+"""The PSRP simulator as a lab member (simulators.lab): the default VMM + SCOM lab (and, given the
+ConfigMgr simulator's site, the ConfigurationManager module's operations) behind one HTTPS WS-Man
+endpoint with the lab certificate and Basic authentication.
 
 State (``vmm.json``, ``scom.json``) and the endpoint's generated password (``credentials.json``)
 live in the lab member's directory, so a restarted lab keeps both.
@@ -18,7 +19,7 @@ from .server import PsrpServer
 
 
 class PsrpLab:
-    def __init__(self, state_dir, pki, description=None, job_seconds: float | None = None):
+    def __init__(self, state_dir, pki, description=None, job_seconds: float | None = None, site_model=None):
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         description = vmm_model.load_description(description)
@@ -26,7 +27,7 @@ class PsrpLab:
         self.vmm = vmm_model.VmmModel(self.state_dir, description, job_seconds=seconds)
         self.scom = scom_model.ScomModel(self.state_dir, description)
         dispatcher = Dispatcher()
-        handlers.register_all(dispatcher, self.vmm, self.scom)
+        handlers.register_all(dispatcher, self.vmm, self.scom, site_model)
         self.pki = pki
         self.server = PsrpServer(password=self._password(), dispatcher=dispatcher, pki=pki)
 
@@ -54,5 +55,6 @@ class PsrpLab:
                 "username": self.server.username, "password": self.server.password, "ca_path": str(self.pki.ca_path)}
 
 
-def lab_server(state_dir, pki, job_seconds: float | None = None) -> PsrpLab:
-    return PsrpLab(state_dir, pki, job_seconds=job_seconds).start()
+def lab_server(state_dir, pki, job_seconds: float | None = None, site_model=None) -> PsrpLab:
+    """Started; ``site_model`` (a ConfigMgr simulator's SiteModel) serves the ConfigurationManager operations."""
+    return PsrpLab(state_dir, pki, job_seconds=job_seconds, site_model=site_model).start()
