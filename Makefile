@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tmp/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv demo test sanity lint units simulator-tests integration bench lab-start lab-stop changelog ee clean
+.PHONY: help venv demo test sanity lint docs docs-lint units simulator-tests integration bench lab-start lab-stop changelog ee clean
 
 help:
 	@echo "make demo   - set up .venv, start the simulated lab, run every runbook against it, stop the lab"
@@ -43,6 +43,14 @@ lint: venv
 	$(BIN)/ansible-lint --profile production --offline roles playbooks
 	$(BIN)/ruff check simulators benchmarks tests plugins
 
+# The documentation site (hand-written docs/*.rst, the antsibull-docs reference, release notes) in .tmp/docs/html.
+docs: venv
+	$(PY) tests/harness/docs.py build
+
+# The site built with warnings as errors, plus the plugin docs' markup and references and the changelog.
+docs-lint: venv
+	$(PY) tests/harness/docs.py lint
+
 units: venv
 	@$(PY) tests/harness/stage_collection.py get-pip >/dev/null
 	@$(PY) tests/harness/stage_collection.py copy >/dev/null
@@ -54,7 +62,7 @@ simulator-tests: venv
 integration: venv
 	$(BIN)/pytest -q -n $(JOBS) tests/integration
 
-test: sanity lint units simulator-tests integration
+test: sanity lint docs-lint units simulator-tests integration
 
 bench: venv
 	$(PY) -m benchmarks
