@@ -6,13 +6,16 @@ built offline from a staged copy in .tmp/docs/src into .tmp/docs/html with warni
 reference, a missing file or invalid reStructuredText fails the build.
 
 ``lint`` also runs ``antsibull-changelog lint`` and ``antsibull-docs lint-collection-docs --plugin-docs`` on
-the staged collection (the markup and references inside DOCUMENTATION, EXAMPLES and RETURN).
+the staged collection (the markup and references inside DOCUMENTATION, EXAMPLES and RETURN), and checks that
+the relative links of the Markdown files read in the source tree (README, DEVELOPERS, docs/**/*.md) point at
+files that exist.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +28,8 @@ ROOT = stage_collection.ROOT
 OUT = ROOT / ".tmp" / "docs"
 BIN = Path(sys.executable).parent
 FQCN = "%s.%s" % (stage_collection.NAMESPACE, stage_collection.NAME)
+# [text](target) outside code spans; the target up to a space, ')' or '#'.
+MARKDOWN_LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
 
 
 def run(*cmd, cwd=ROOT, env=None) -> None:
@@ -77,7 +82,25 @@ def build() -> Path:
     return html
 
 
+def broken_markdown_links() -> list[str]:
+    broken = []
+    for rel in stage_collection.project_files():
+        if not rel.endswith(".md"):
+            continue
+        path = ROOT / rel
+        text = re.sub(r"```.*?```|`[^`\n]*`", "", path.read_text(), flags=re.S)
+        for target in MARKDOWN_LINK.findall(text):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue  # https:, mailto:
+            if not (path.parent / target).exists():
+                broken.append("%s: %s" % (rel, target))
+    return broken
+
+
 def lint() -> None:
+    broken = broken_markdown_links()
+    if broken:
+        raise SystemExit("Broken relative links in Markdown files:\n  " + "\n  ".join(broken))
     run(BIN / "antsibull-changelog", "lint")
     staged = stage_collection.stage_copy()
     run(BIN / "antsibull-docs", "lint-collection-docs", "--plugin-docs", staged,
