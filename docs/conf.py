@@ -18,7 +18,8 @@ root_doc = "index"
 pygments_style = "ansible"
 highlight_language = "YAML+Jinja"
 html_theme = "sphinx_ansible_theme"
-html_theme_options = {"collapse_navigation": False, "navigation_depth": 3}
+# No top bar links or extra navigation pointing at the Ansible project's own sites.
+html_theme_options = {"collapse_navigation": False, "navigation_depth": 3, "topbar_links": {}, "show_extranav": False}
 html_show_sphinx = False
 html_use_smartypants = True
 html_use_modindex = False
