@@ -196,3 +196,41 @@ def test_protect_then_restore_jobs_use_the_job_id_as_transaction(s3_lab):
     assert "visible on the VMstore as prod-sql01" in restore.stdout
     restored = Path(lab.endpoints["vmstore2"]["datastore_dir"]) / "restored" / "prod-sql01-4103"
     assert json.loads((restored / ".vmops-restore.json").read_text())["transaction_id"] == "4103"
+
+
+def psrp_credential(vmm_lab):
+    endpoint = vmm_lab.endpoint
+    return ("psrp", {"server": endpoint["server"], "port": str(endpoint["port"]), "username": endpoint["username"],
+                     "password": endpoint["password"], "auth": "basic",
+                     "ca_cert": Path(endpoint["ca_path"]).read_text()})
+
+
+def test_checkpoint_batch_job_from_the_survey(vmm_lab):
+    lab = vmm_lab.lab
+    vmm = vmm_lab.server.vmm
+    before = {vm["id"]: vm["status"] for vm in vmm.list_vms(custom_name="Custom1", custom_value="7")}
+    job = Job(lab, "checkpoint_batch", 4105,
+              {"checkpoint_batch_value": "7", "checkpoint_batch_property": "Custom1", "checkpoint_batch_scom": "true",
+               "checkpoint_batch_allow_empty": "false"},
+              [psrp_credential(vmm_lab)], {"checkpoint_batch_poll_interval": 0.5}).run()
+    job.assert_successful("Show the report")
+    assert {vm["id"]: vm["status"] for vm in vmm.list_vms(custom_name="Custom1", custom_value="7")} == before
+    names = {c["name"] for vid in before for c in vmm.list_checkpoints(vid)}
+    assert names == {"vmops batch 7 run 4105"}, names  # the checkpoint is named after the AWX job
+    assert {r["run_id"] for r in audit(lab, "checkpoint_batch")} == {"4105"}
+    assert not any(o["in_maintenance"] for o in vmm_lab.server.scom.list_objects())
+
+
+def test_cluster_patch_job_from_the_survey(vmm_lab, configmgr_lab):
+    lab = vmm_lab.lab
+    cm = configmgr_lab.endpoint
+    configmgr = ("configmgr", {"server": cm["hostname"], "username": cm["username"], "password": cm["password"],
+                               "ca_cert": Path(cm["ca_path"]).read_text()})
+    job = Job(lab, "cluster_patch", 4106,
+              {"cluster_patch_hosts": "hv-test-01\nhv-test-02, hv-test-03\n",
+               "cluster_patch_deployment": "Hyper-V hosts 2026-11 - Hyper-V patch"},
+              [psrp_credential(vmm_lab), configmgr], {"cluster_patch_poll_interval": 0.5}).run()
+    job.assert_successful("Report every host and fail when the rollout stopped")
+    assert "3 of 3 clustered hosts done, 0 failed, 0 not reached" in " ".join(job.stdout.split())
+    assert not any(h["in_maintenance"] for h in vmm_lab.server.vmm.list_hosts())
+    assert {r["run_id"] for r in audit(lab, "cluster_patch")} == {"4106"}
