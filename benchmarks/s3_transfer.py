@@ -10,10 +10,10 @@ imports count. Each tool runs twice, alternating; the better run counts. Peak RS
 /usr/bin/time. Then a no-op re-run of the module over 1,000 small files that were already uploaded.
 Targets: throughput at least that of the faster peer, peak RSS under 256 MiB, no-op under 2 s.
 
-What the module does beyond `aws s3 cp`: a SHA-256 of every byte, a manifest written last, and one
-HeadObject per multipart object for the ETag the store lists (what the next run compares without
-reading local files). rclone serve s3 answers that HEAD with an MD5 of the whole object, computed on
-first request: about 0.8 s per GiB after the last part, which AWS S3 and most stores do not spend.
+What the module does beyond `aws s3 cp`: a SHA-256 of every byte and a manifest written last (with
+each object's ETag as the upload's answer gave it). It asks nothing of the store after an upload:
+rclone serve s3 would answer a HEAD for the listed ETag by hashing the whole object first (about
+0.8 s per GiB), so a re-run verifies such objects by reading the local file instead.
 """
 
 from __future__ import annotations

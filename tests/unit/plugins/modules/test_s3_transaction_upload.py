@@ -181,9 +181,10 @@ def test_uploads_small_and_multipart_files_and_writes_the_manifest_last(s3, run,
     assert body(s3, TPREFIX + "disks/prod-sql01-flat.vmdk") == disk
     assert body(s3, TPREFIX + "empty.log") == b""
     assert s3.calls.names("UploadPart").count("UploadPart") == 3
-    # No listing after the upload: single objects keep their PutObject ETag, the multipart one gets one HEAD.
+    # No listing and no HEAD after the upload: every object keeps the ETag its PutObject or
+    # CompleteMultipartUpload answered.
     assert s3.calls.names().count("ListObjectsV2") == 1
-    assert [p["Key"] for p in s3.calls.params("HeadObject")] == [TPREFIX + "disks/prod-sql01-flat.vmdk"]
+    assert s3.calls.params("HeadObject") == []
     # The manifest is the last write.
     assert s3.calls.writes()[-1] == "PutObject" and s3.calls.params("PutObject")[-1]["Key"] == MANIFEST
     manifest = stored_manifest(s3)
@@ -374,13 +375,14 @@ def test_a_whole_object_md5_etag_after_multipart_is_verified_too(monkeypatch, ru
     assert result["changed"] is True and result["skipped"] == dict(count=1, bytes=len(data))
 
 
-def test_the_manifest_holds_the_etag_the_store_lists_not_the_one_completion_answered(monkeypatch, run, tmp_path):
-    """rclone serve s3 answers CompleteMultipartUpload with a multipart ETag but lists the object by its whole MD5."""
+def test_a_store_that_lists_another_etag_form_is_verified_by_reading_and_nothing_changes(monkeypatch, run, tmp_path):
+    """rclone serve s3 answers CompleteMultipartUpload with a multipart ETag but lists the object by its whole MD5:
+    the manifest keeps the answered ETag, and a re-run verifies the file by reading it and writes nothing."""
     src = tmp_path / "src"
     src.mkdir()
     data = os.urandom(6 * MIB)
     (src / "disk.vmdk").write_bytes(data)
-    key, whole_md5 = TPREFIX + "disk.vmdk", hashlib.md5(data).hexdigest()
+    key, whole_md5, answered = TPREFIX + "disk.vmdk", hashlib.md5(data).hexdigest(), "%s-2" % ("0" * 32)
     client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
     stubber = Stubber(client)
     stubber.add_response("list_objects_v2", dict(IsTruncated=False, KeyCount=0), dict(Bucket=BUCKET, Prefix=TPREFIX))
@@ -389,20 +391,35 @@ def test_the_manifest_holds_the_etag_the_store_lists_not_the_one_completion_answ
     for number in (1, 2):
         stubber.add_response("upload_part", dict(ETag='"p%d"' % number), dict(
             Bucket=BUCKET, Key=key, UploadId="u1", PartNumber=number, Body=ANY))
-    stubber.add_response("complete_multipart_upload", dict(ETag='"%s-2"' % ("0" * 32)), dict(
+    stubber.add_response("complete_multipart_upload", dict(ETag='"%s"' % answered), dict(
         Bucket=BUCKET, Key=key, UploadId="u1", MultipartUpload=ANY))
-    stubber.add_response("head_object", dict(ContentLength=len(data), ETag='"%s"' % whole_md5), dict(Bucket=BUCKET, Key=key))
     stubber.add_response("put_object", dict(ETag='"m"'), dict(
         Bucket=BUCKET, Key=MANIFEST, Body=ANY, ContentType="application/json", Metadata=ANY))
     written = {}
     client.meta.events.register("before-parameter-build.s3.PutObject",
-                                lambda params, **kwargs: written.update(manifest=json.loads(params["Body"])))
+                                lambda params, **kwargs: written.update(manifest=params["Body"]))
     monkeypatch.setattr(_s3, "new_client", lambda params, **kwargs: client)
     with stubber:
         result = run(dict(src=str(src), chunk_size="5MiB", concurrency=1))
         stubber.assert_no_pending_responses()
     assert result["changed"] is True
-    assert [(e["path"], e["etag"], e["parts"]) for e in written["manifest"]["files"]] == [("disk.vmdk", whole_md5, 2)]
+    manifest = json.loads(written["manifest"])
+    assert [(e["path"], e["etag"], e["parts"]) for e in manifest["files"]] == [("disk.vmdk", answered, 2)]
+
+    # The re-run: the listing shows the whole-file MD5; the file is read once, found equal, nothing is written.
+    listed = [dict(Key=key, Size=len(data), ETag='"%s"' % whole_md5),
+              dict(Key=MANIFEST, Size=len(written["manifest"]), ETag='"m"')]
+    stubber = Stubber(client)
+    stubber.add_response("list_objects_v2", dict(IsTruncated=False, KeyCount=2, Contents=listed),
+                         dict(Bucket=BUCKET, Prefix=TPREFIX))
+    stubber.add_response("list_multipart_uploads", dict(Bucket=BUCKET, IsTruncated=False), dict(Bucket=BUCKET, Prefix=TPREFIX))
+    stubber.add_response("get_object", dict(Body=StreamingBody(io.BytesIO(written["manifest"]), len(written["manifest"]))),
+                         dict(Bucket=BUCKET, Key=MANIFEST))
+    with stubber:
+        again = run(dict(src=str(src), chunk_size="5MiB", concurrency=1))
+        stubber.assert_no_pending_responses()
+    assert again["changed"] is False and again["uploaded"]["count"] == 0
+    assert [(f["path"], f["action"]) for f in again["files"]] == [("disk.vmdk", "skip")]
 
 
 # Encryption, tags, metadata, storage class ----------------------------------------------------------------------
@@ -438,9 +455,9 @@ def test_with_sse_kms_and_no_manifest_objects_are_verified_by_their_sha256_metad
     s3.calls.clear()
     result = run(args)
     # KMS ETags are no MD5: single-part objects are checked by a HEAD for their sha256 metadata; the multipart
-    # object has none and is sent again (and asked for its listed ETag once completed).
+    # object has none and is sent again.
     assert sorted(p["Key"] for p in s3.calls.params("HeadObject")) == sorted(
-        [TPREFIX + "disks/prod-sql01-flat.vmdk"] * 2 + [TPREFIX + "empty.log", TPREFIX + "prod-sql01.vmx"])
+        [TPREFIX + "disks/prod-sql01-flat.vmdk", TPREFIX + "empty.log", TPREFIX + "prod-sql01.vmx"])
     actions = dict((f["path"], f["action"]) for f in result["files"])
     assert actions == {"disks/prod-sql01-flat.vmdk": "upload", "empty.log": "skip", "prod-sql01.vmx": "skip"}
     assert s3.calls.params("CreateMultipartUpload")[0]["ServerSideEncryption"] == "aws:kms"
@@ -478,9 +495,10 @@ def test_force_sends_everything_again(s3, run, tmp_path):
     result = run(dict(src=str(src), chunk_size="5MiB", force=True))
     assert result["changed"] is True and result["uploaded"]["count"] == 3 and result["skipped"]["count"] == 0
     assert s3.calls.names("UploadPart").count("UploadPart") == 3
-    # No listing after the upload: single objects keep their PutObject ETag, the multipart one gets one HEAD.
+    # No listing and no HEAD after the upload: every object keeps the ETag its PutObject or
+    # CompleteMultipartUpload answered.
     assert s3.calls.names().count("ListObjectsV2") == 1
-    assert [p["Key"] for p in s3.calls.params("HeadObject")] == [TPREFIX + "disks/prod-sql01-flat.vmdk"]
+    assert s3.calls.params("HeadObject") == []
 
 
 def test_a_changed_file_drops_the_old_manifest_first_and_writes_a_new_one(s3, run, tmp_path):
