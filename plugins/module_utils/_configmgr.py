@@ -502,6 +502,10 @@ class ConfigMgrClient:
                     path="/AdminService/wmi/SMS_FullCollectionMembership")
             self._sleep(max(0.0, min(poll_interval, deadline.remaining)))
 
+    def pause(self, seconds):
+        """Sleep between two polls of a caller's own wait loop."""
+        self._sleep(max(0.0, seconds))
+
     # -- clients, deployments, compliance ---------------------------------------------------
 
     def client_operation(self, op_type, collection_id, resource_ids=()):

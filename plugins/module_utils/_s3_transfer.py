@@ -39,6 +39,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import (
     describe_error,
     error_code,
 )
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import human_duration
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest import relative_path_problem
 
 try:
@@ -1433,3 +1434,11 @@ class Downloader:
 
 def mib_per_s(count, seconds):
     return round(count / MIB / seconds, 2) if seconds > 0 else 0.0
+
+
+def transfer_status(what, files_done, files_total, bytes_done, bytes_total, seconds):
+    """The status line of a running transfer, e.g. for module_utils/_progress.py."""
+    share = 100.0 * bytes_done / bytes_total if bytes_total else 100.0
+    return "%s: %d of %d files, %s of %s (%d %%), %.0f MiB/s, %s" % (
+        what, files_done, files_total, human_bytes(bytes_done), human_bytes(bytes_total), share,
+        mib_per_s(bytes_done, seconds), human_duration(seconds))

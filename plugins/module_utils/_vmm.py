@@ -18,6 +18,8 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import Deadline
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import Progress
 from ansible_collections.vmops.datacenter.plugins.module_utils._psrp import (
     HAS_PYPSRP,
     PSRP_REQUIRED_TOGETHER,
@@ -137,14 +139,25 @@ def resolve_vms(client, wanted, allow_duplicates):
     return vms
 
 
+def jobs_status(jobs):
+    """E.g. "VMM job 'Disable host' 40 %" or "3 of 5 VMM jobs done; 'Shut down VM' 60 %"."""
+    pending = [job for job in jobs if not job.get("is_completed")]
+    first = pending[0] if pending else jobs[0]
+    running = "'%s' %d %%" % (first.get("name") or first.get("id"), first.get("progress") or 0)
+    if len(jobs) == 1:
+        return "VMM job %s" % running
+    return "%d of %d VMM jobs done; %s" % (len(jobs) - len(pending), len(jobs), running)
+
+
 class VmmClient:
     """VMM operations for one module run; ``runner`` is a PsrpRunner (or a fake in unit tests).
 
     Writes take ``wait_timeout`` and ``poll_interval`` from the module (its options), never defaults here.
     """
 
-    def __init__(self, runner):
+    def __init__(self, runner, progress=None):
         self.runner = runner
+        self.progress = progress or Progress(environ={})
 
     # -- VMs --------------------------------------------------------------------------------
 
@@ -195,9 +208,22 @@ class VmmClient:
         return self.runner.run("vmm.job_list", **_set(JobId=_listed(ids), Newest=newest or None))
 
     def wait_jobs(self, job_ids, wait_timeout, poll_interval):
-        """Await jobs in one pipeline; unfinished ones come back with ``is_completed`` false."""
-        return self.runner.run("vmm.job_wait", JobId=list(job_ids), TimeoutSeconds=float(wait_timeout),
-                               PollSeconds=float(poll_interval))
+        """Await jobs in one pipeline; unfinished ones come back with ``is_completed`` false.
+
+        While progress is watched (module_utils/_progress.py), the wait runs in slices of the progress
+        interval and the jobs' state is reported between them.
+        """
+        if not self.progress.enabled:
+            return self.runner.run("vmm.job_wait", JobId=list(job_ids), TimeoutSeconds=float(wait_timeout),
+                                   PollSeconds=float(poll_interval))
+        deadline = Deadline(float(wait_timeout))
+        while True:
+            step = max(0.0, min(self.progress.interval, deadline.remaining))
+            jobs = self.runner.run("vmm.job_wait", JobId=list(job_ids), TimeoutSeconds=step,
+                                   PollSeconds=float(min(poll_interval, max(step, 0.1))))
+            if all(job.get("is_completed") for job in jobs) or deadline.expired():
+                return jobs
+            self.progress.update("%s, %s" % (jobs_status(jobs), self.progress.elapsed()))
 
     def _jobs(self, op, params, wait, wait_timeout, poll_interval):
         items = [dict(item, job=None) for item in self.runner.run(op, **params)]
@@ -232,7 +258,7 @@ class VmmModule:
         runner = runner_from_params(self.params, "vmm")
         try:
             with runner:
-                work(VmmClient(runner))
+                work(VmmClient(runner, Progress()))
         except PsrpError as exc:
             self.fail(str(exc), psrp_error=exc.as_dict())
         except VmmJobError as exc:

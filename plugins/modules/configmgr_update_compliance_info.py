@@ -38,6 +38,27 @@ options:
         C(not_targeted)), which gives the compliance before the device joins the target collection.
     type: list
     elements: str
+  wait_until:
+    description:
+      - Poll until every reported device is in one of these states (RV(devices[].compliant),
+        RV(devices[].pending_reboot), RV(devices[].failed)), for example while a deployment installs.
+      - Running out of O(wait_timeout) is not an error; RV(timed_out) says so and the result holds the last state
+        read, for the caller to judge.
+      - Default is no waiting (one read).
+    type: list
+    elements: str
+    choices: [compliant, pending_reboot, failed]
+    default: []
+  wait_timeout:
+    description:
+      - Seconds to poll with O(wait_until).
+    type: float
+    default: 3600
+  poll_interval:
+    description:
+      - Seconds between two reads with O(wait_until).
+    type: float
+    default: 30
   query:
     description:
       - A JMESPath expression applied to the result; its value is returned as RV(query_result).
@@ -64,11 +85,14 @@ EXAMPLES = r"""
     password: "{{ configmgr_password }}"
     deployment: Hyper-V hosts 2026-11 - Hyper-V patch
     devices: ["{{ inventory_hostname }}"]
+    wait_until: [compliant, pending_reboot, failed]
+    wait_timeout: 7200
   register: compliance
-  until: compliance.devices[0].compliant or compliance.devices[0].failed or compliance.devices[0].pending_reboot
-  retries: 60
-  delay: 30
   delegate_to: localhost
+
+- name: Stop unless the host got there
+  ansible.builtin.assert:
+    that: not compliance.timed_out and not compliance.devices[0].failed
 
 - name: Names of every targeted host that is not compliant yet
   vmops.datacenter.configmgr_update_compliance_info:
@@ -159,6 +183,16 @@ summary:
   description: Device counts, C(total), C(compliant), C(in_progress), C(pending_reboot), C(failed), C(unknown).
   returned: always
   type: dict
+waited:
+  description: Seconds spent polling with O(wait_until) (0 without it).
+  returned: always
+  type: float
+  sample: 184.2
+timed_out:
+  description: O(wait_until) was given and O(wait_timeout) ran out before every device reached one of its states.
+  returned: always
+  type: bool
+  sample: false
 all_compliant:
   description: Every reported device is compliant.
   returned: always
@@ -169,8 +203,9 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import Deadline, apply_query, check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._configmgr_module import ConfigMgrModule
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import Progress
 
 UPDATE_STATUS = {0: "unknown", 1: "not_required", 2: "required", 3: "installed"}
 DEPLOYMENT_STATUS = {1: "success", 2: "in_progress", 4: "unknown", 5: "error"}
@@ -178,6 +213,7 @@ DEPLOYMENT_STATUS = {1: "success", 2: "in_progress", 4: "unknown", 5: "error"}
 PENDING_RESTART = 5
 FAILED_INSTALL = 6
 FAILED_DOWNLOAD = 9
+WAIT_STATES = ("compliant", "pending_reboot", "failed")
 
 
 class ComplianceInfoModule(ConfigMgrModule):
@@ -186,6 +222,9 @@ class ComplianceInfoModule(ConfigMgrModule):
             deployment_id=dict(type="int"),
             deployment=dict(type="str"),
             devices=dict(type="list", elements="str"),
+            wait_until=dict(type="list", elements="str", default=[], choices=list(WAIT_STATES)),
+            wait_timeout=dict(type="float", default=3600),
+            poll_interval=dict(type="float", default=30),
             query=dict(type="str"),
         ), supports_check_mode=True, mutually_exclusive=[("deployment_id", "deployment")],
             required_one_of=[("deployment_id", "deployment")])
@@ -232,19 +271,18 @@ class ComplianceInfoModule(ConfigMgrModule):
         articles = dict((int(u["CI_ID"]), u) for u in client.software_updates(ci_ids))
         self.result["updates"] = [dict(ci_id=c, article_id=(articles.get(c) or {}).get("ArticleID"),
                                        title=(articles.get(c) or {}).get("LocalizedDisplayName")) for c in ci_ids]
-        if self.params["devices"]:
-            devices = self.devices(client, [])
-            assets = client.deployment_assets(dep["AssignmentID"], [rid for _name, rid in devices])
-        else:
-            assets = client.deployment_assets(dep["AssignmentID"])
-            devices = self.devices(client, assets)
-        by_device = dict((int(a["ResourceID"]), a) for a in assets)
-        states = {}
-        for row in client.update_compliance([rid for _name, rid in devices], ci_ids):
-            states[(int(row["MachineID"]), int(row["CI_ID"]))] = row
-        online = client.online_status([rid for _name, rid in devices])
-        entries = [self.entry(name, rid, ci_ids, articles, states, by_device.get(rid), online.get(rid))
-                   for name, rid in devices]
+        devices = self.devices(client, []) if self.params["devices"] else None
+        wanted = self.params["wait_until"]
+        deadline, progress = Deadline(self.params["wait_timeout"]), Progress()
+        while True:
+            devices, entries = self.read(client, dep["AssignmentID"], ci_ids, articles, devices)
+            done = not wanted or all(any(e[state] for state in wanted) for e in entries)
+            if done or deadline.expired():
+                break
+            progress.update("%s: %s, %s" % (dep.get("AssignmentName"), waiting_status(entries), progress.elapsed()))
+            client.pause(min(self.params["poll_interval"], deadline.remaining))
+        self.result["waited"] = round(deadline.elapsed, 1) if wanted else 0.0
+        self.result["timed_out"] = bool(wanted) and not done
         self.result["devices"] = entries
         self.result["summary"] = dict(
             total=len(entries), compliant=sum(e["compliant"] for e in entries),
@@ -255,6 +293,21 @@ class ComplianceInfoModule(ConfigMgrModule):
         if self.params["query"]:
             self.result["query_result"] = apply_query(self.module, dict(
                 (k, v) for k, v in self.result.items() if k != "changed"), self.params["query"])
+
+    def read(self, client, assignment_id, ci_ids, articles, devices):
+        """(devices, entries): every targeted device when ``devices`` is None, else those named."""
+        if devices is not None:
+            assets = client.deployment_assets(assignment_id, [rid for _name, rid in devices])
+        else:
+            assets = client.deployment_assets(assignment_id)
+            devices = self.devices(client, assets)
+        by_device = dict((int(a["ResourceID"]), a) for a in assets)
+        states = {}
+        for row in client.update_compliance([rid for _name, rid in devices], ci_ids):
+            states[(int(row["MachineID"]), int(row["CI_ID"]))] = row
+        online = client.online_status([rid for _name, rid in devices])
+        return devices, [self.entry(name, rid, ci_ids, articles, states, by_device.get(rid), online.get(rid))
+                         for name, rid in devices]
 
     @staticmethod
     def entry(name, rid, ci_ids, articles, states, asset, online):
@@ -276,6 +329,23 @@ class ComplianceInfoModule(ConfigMgrModule):
                     pending_reboot=pending and not compliant, failed=bool(errors) and not compliant,
                     online=online, deployment_status=status,
                     error_code=next((e for e in errors if e), 0) if not compliant else 0, updates=updates)
+
+
+def waiting_status(entries):
+    """One device: its updates by status; several: devices by state."""
+    if len(entries) == 1:
+        entry = entries[0]
+        counts = {}
+        for update in entry["updates"]:
+            counts[update["status"]] = counts.get(update["status"], 0) + 1
+        updates = ", ".join("%d %s" % (n, s.replace("_", " ")) for s, n in sorted(counts.items()))
+        return "%s %s (%s; deployment %s%s)" % (
+            entry["name"], "restart pending" if entry["pending_reboot"] else "not compliant yet", updates,
+            entry["deployment_status"].replace("_", " "), "" if entry["online"] is not False else ", client offline")
+    return "%d devices: %d compliant, %d restart pending, %d failed, %d other" % (
+        len(entries), sum(e["compliant"] for e in entries), sum(e["pending_reboot"] for e in entries),
+        sum(e["failed"] for e in entries),
+        sum(not (e["compliant"] or e["pending_reboot"] or e["failed"]) for e in entries))
 
 
 def main():

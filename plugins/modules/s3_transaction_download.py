@@ -162,13 +162,13 @@ downloaded:
       description: Their bytes.
       type: int
       sample: 44023414784
-skipped:
+unchanged:
   description: Files already present with the right size (and SHA-256, with O(verify)), not downloaded.
   returned: always
   type: dict
   contains:
     count:
-      description: Files skipped.
+      description: Files left as they were.
       type: int
       sample: 0
     bytes:
@@ -246,6 +246,7 @@ manifest:
 import os
 import time
 
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import Progress
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import (
     MANIFEST_NAME,
     S3_CALL_ERRORS,
@@ -267,6 +268,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer impo
     mib_per_s,
     parse_size,
     plan_download,
+    transfer_status,
 )
 
 MAX_LISTED_FILES = 100
@@ -322,7 +324,7 @@ class DownloadModule(S3Module):
         skipped = [i for i in items if i.action == "skip"]
         self.result.update(
             downloaded=dict(count=len(wanted), bytes=sum(i.size for i in wanted)),
-            skipped=dict(count=len(skipped), bytes=sum(i.size for i in skipped)),
+            unchanged=dict(count=len(skipped), bytes=sum(i.size for i in skipped)),
             verified=len(skipped) if params["verify"] else 0,
             files=[i.summary() for i in items[:MAX_LISTED_FILES]],
             file_count=len(items),
@@ -336,8 +338,16 @@ class DownloadModule(S3Module):
             self.finish_timing(0)
             return
         downloader = Downloader(client, bucket, settings, verify=params["verify"], retries=params["retries"])
+        progress = Progress()
+        total_bytes = sum(i.size for i in wanted)
+
+        def status():
+            return transfer_status("download %s" % params["transaction_id"], len(downloader.results), len(wanted),
+                                   downloader.bytes_received, total_bytes, progress.clock() - progress.started)
+
         try:
-            downloader.run(wanted)
+            with progress.watch(status):
+                downloader.run(wanted)
         finally:
             self.result["downloaded"] = dict(count=len(downloader.results),
                                              bytes=sum(r["size"] for r in downloader.results))

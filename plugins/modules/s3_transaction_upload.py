@@ -267,13 +267,13 @@ resumed:
       description: Bytes of those parts.
       type: int
       sample: 10250878976
-skipped:
+unchanged:
   description: Files already present and verified, not sent.
   returned: always
   type: dict
   contains:
     count:
-      description: Files skipped.
+      description: Files left as they were.
       type: int
       sample: 12
     bytes:
@@ -341,6 +341,7 @@ manifest:
 import json
 import time
 
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import Progress
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import S3Error, S3Module
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest import (
     clean_prefix,
@@ -363,6 +364,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer impo
     parallel_map,
     parse_size,
     plan_upload,
+    transfer_status,
     put_manifest,
     scan_directory,
 )
@@ -479,8 +481,16 @@ class UploadModule(S3Module):
         for key, upload_id in plan.aborts:
             abort_upload(client, bucket, key, upload_id)
         uploader = Uploader(client, bucket, settings)
+        progress = Progress()
+        total_bytes = sum(a.local.size for a in sending)
+
+        def status():
+            return transfer_status("upload %s" % transaction_id, len(uploader.results), len(sending),
+                                   uploader.bytes_sent, total_bytes, progress.clock() - progress.started)
+
         try:
-            results = uploader.run(sending)
+            with progress.watch(status):
+                results = uploader.run(sending)
         except (S3Error, TransferError) as exc:
             self.result["uploaded"]["bytes"] = uploader.bytes_sent
             self.finish_timing(uploader.bytes_sent)
@@ -540,7 +550,7 @@ class UploadModule(S3Module):
                           bytes=sum(a.local.size for a in sending) - sum(a.bytes_reused for a in resumes)),
             resumed=dict(files=len(resumes), parts_reused=sum(a.parts_reused for a in resumes),
                          bytes_reused=sum(a.bytes_reused for a in resumes)),
-            skipped=dict(count=len(skips), bytes=sum(a.local.size for a in skips)),
+            unchanged=dict(count=len(skips), bytes=sum(a.local.size for a in skips)),
             aborted_uploads=len(plan.aborts),
             files=[a.summary() for a in plan.actions[:MAX_LISTED_FILES]],
             file_count=len(files),

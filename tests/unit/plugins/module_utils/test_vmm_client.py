@@ -5,12 +5,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import (
+    PROGRESS_FILE_ENV,
+    PROGRESS_INTERVAL_ENV,
+    Progress,
+)
 from ansible_collections.vmops.datacenter.plugins.module_utils._psrp import CATALOGUE, PsrpError
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm import (
     VmmClient,
     VmmJobError,
+    jobs_status,
     outcome_error,
     raise_for_errors,
 )
@@ -191,3 +199,27 @@ def test_the_fake_runner_refuses_unexpected_calls():
     fake.expect("vmm.vm_list", dict(Name=["y"]), [])
     with pytest.raises(pytest.fail.Exception, match="expected vmm.vm_list"):
         VmmClient(fake).find_vms(names="x")
+
+
+def test_a_watched_wait_runs_in_slices_and_reports_the_jobs_between_them(runner, tmp_path):
+    status_file = tmp_path / "status.json"
+    progress = Progress(environ={PROGRESS_FILE_ENV: str(status_file), PROGRESS_INTERVAL_ENV: "5"})
+    client = VmmClient(runner, progress)
+    runner.expect("vmm.host_maintenance", dict(ComputerName=["hv01"], Action="disable"),
+                  [dict(name="hv01", job_id=job_id(7), error=None)])
+    runner.expect("vmm.job_wait", dict(JobId=[job_id(7)], TimeoutSeconds=5.0, PollSeconds=2.0),
+                  [job(7, status="Running", completed=False, progress=40)])
+    runner.expect("vmm.job_wait", dict(JobId=[job_id(7)], TimeoutSeconds=5.0, PollSeconds=2.0), [job(7)])
+    items = client.host_maintenance(["hv01"], True, wait_timeout=1200, poll_interval=2)
+    assert items[0]["job"]["status"] == "Completed"
+    assert json.loads(status_file.read_text())["text"].startswith("VMM job 'job 7' 40 %, ")
+
+
+def test_a_watched_wait_still_ends_at_the_timeout(runner, tmp_path):
+    progress = Progress(environ={PROGRESS_FILE_ENV: str(tmp_path / "s.json"), PROGRESS_INTERVAL_ENV: "5"})
+    client = VmmClient(runner, progress)
+    runner.expect("vmm.job_wait", dict(JobId=[job_id(1), job_id(2)], TimeoutSeconds=0.0, PollSeconds=0.1),
+                  [job(1), job(2, status="Running", completed=False, progress=10)])
+    jobs = client.wait_jobs([job_id(1), job_id(2)], wait_timeout=0, poll_interval=1)
+    assert [j["is_completed"] for j in jobs] == [True, False]
+    assert jobs_status(jobs) == "1 of 2 VMM jobs done; 'job 2' 10 %"

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ansible_collections.vmops.datacenter.plugins.modules import configmgr_update_compliance_info
 
 WMI = "/AdminService/wmi/"
@@ -99,3 +101,61 @@ def test_deployment_by_name_must_be_unique(api, run_module):
 def test_a_malformed_query_fails_before_any_request(run_module):
     result = run_module(configmgr_update_compliance_info, dict(ARGS, query="devices[?"))
     assert result["failed"] and "Invalid query" in result["msg"]
+
+
+def expect_host_read(api, status_type, cu, net):
+    api.expect("GET", WMI + "SMS_SUMDeploymentAssetDetails",
+               params={"$filter": "AssignmentID eq 300 and (ResourceID eq 1)"}, json=values(asset(1, "HV-01", status_type)))
+    api.expect("GET", WMI + "SMS_UpdateComplianceStatus", params={
+        "$filter": "MachineID eq 1 and (CI_ID eq 11 or CI_ID eq 12)"}, json=values(cu, net))
+    api.expect("GET", WMI + "SMS_CombinedDeviceResources", params={
+        "$filter": "(ResourceID eq 1)", "$select": "ResourceID,CNIsOnline"},
+        json=values({"ResourceID": 1, "CNIsOnline": True}))
+
+
+def expect_named_host(api):
+    api.expect("GET", WMI + "SMS_R_System", params={
+        "$filter": "(Name eq 'HV-01') and Obsolete eq 0", "$select": "ResourceID,Name,ResourceNames,Client,Active"},
+        json=values({"ResourceID": 1, "Name": "HV-01"}))
+
+
+def test_wait_until_polls_the_named_device_until_it_reaches_a_state(api, run_module, tmp_path, monkeypatch):
+    status_file = tmp_path / "status.json"
+    monkeypatch.setenv("VMOPS_PROGRESS_FILE", str(status_file))
+    expect_deployment(api)
+    expect_named_host(api)
+    expect_host_read(api, 2, state(1, CU, 2), state(1, NET, 3, 4))
+    expect_host_read(api, 2, state(1, CU, 2, 5, "Pending system restart"), state(1, NET, 3, 4))
+    result = run_module(configmgr_update_compliance_info, dict(ARGS, devices=["HV-01"], poll_interval=7,
+                                                               wait_until=["compliant", "pending_reboot", "failed"]))
+    assert api.sleeps == [7]
+    assert result["devices"][0]["pending_reboot"] and result["timed_out"] is False and result["waited"] >= 0
+    line = json.loads(status_file.read_text())["text"]
+    assert line.startswith("Patch: HV-01 not compliant yet (1 installed, 1 required; deployment in progress), ")
+
+
+def test_running_out_of_wait_timeout_is_reported_not_raised(api, run_module):
+    expect_deployment(api)
+    expect_named_host(api)
+    for _read in range(3):
+        expect_host_read(api, 2, state(1, CU, 2), state(1, NET, 2))
+    result = run_module(configmgr_update_compliance_info, dict(ARGS, devices=["HV-01"], wait_timeout=5,
+                                                               poll_interval=3, wait_until=["compliant"]))
+    assert not result.get("failed") and result["timed_out"] is True
+    assert api.sleeps == [3, 2] and result["waited"] == 5
+
+
+def test_without_wait_until_one_read_and_no_wait(api, run_module):
+    expect_deployment(api)
+    expect_named_host(api)
+    expect_host_read(api, 1, state(1, CU, 3), state(1, NET, 3))
+    result = run_module(configmgr_update_compliance_info, dict(ARGS, devices=["HV-01"]))
+    assert result["timed_out"] is False and result["waited"] == 0.0 and result["all_compliant"] is True
+
+
+def test_several_devices_are_summed_up_while_waiting():
+    entries = [dict(compliant=True, pending_reboot=False, failed=False), dict(compliant=False, pending_reboot=True,
+                                                                               failed=False),
+               dict(compliant=False, pending_reboot=False, failed=False)]
+    assert configmgr_update_compliance_info.waiting_status(entries) == (
+        "3 devices: 1 compliant, 1 restart pending, 0 failed, 1 other")

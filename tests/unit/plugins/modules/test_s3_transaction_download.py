@@ -126,7 +126,7 @@ def test_downloads_every_file_in_ranges_verified_and_renamed(s3, run, tmp_path):
     assert result["changed"] is True, result
     assert tree(dest) == FILES                                       # no temporary file left behind
     assert result["downloaded"] == dict(count=3, bytes=sum(len(d) for d in FILES.values()))
-    assert result["verified"] == 3 and result["skipped"] == dict(count=0, bytes=0)
+    assert result["verified"] == 3 and result["unchanged"] == dict(count=0, bytes=0)
     assert result["manifest"]["source"] == dict(vm="prod-sql01") and "files" not in result["manifest"]
     assert result["diff"]["before"] == dict(files=0, bytes=0) and result["diff"]["after"]["files"] == 3
     gets = [p for n, p in s3.calls if n == "GetObject"]
@@ -155,7 +155,7 @@ def test_a_rerun_skips_present_verified_files_with_one_request(s3, run, tmp_path
     result = run(dict(dest=str(dest)), diff=True)
     assert result["changed"] is False
     assert names(s3) == ["GetObject"]
-    assert result["skipped"] == dict(count=3, bytes=sum(len(d) for d in FILES.values())) and result["verified"] == 3
+    assert result["unchanged"] == dict(count=3, bytes=sum(len(d) for d in FILES.values())) and result["verified"] == 3
     assert result["diff"]["before"] == result["diff"]["after"]
 
 

@@ -172,7 +172,7 @@ def test_uploads_small_and_multipart_files_and_writes_the_manifest_last(s3, run,
     assert result["changed"] is True, result
     assert result["transaction"] == dict(bucket=BUCKET, prefix=PREFIX, transaction_id=TID, manifest_key=MANIFEST)
     assert result["uploaded"] == dict(count=3, bytes=len(disk) + 27)
-    assert result["skipped"] == dict(count=0, bytes=0)
+    assert result["unchanged"] == dict(count=0, bytes=0)
     assert [f["action"] for f in result["files"]] == ["upload"] * 3
     assert result["manifest"]["file_count"] == 3 and result["manifest"]["source"] == source
     assert "files" not in result["manifest"]
@@ -208,7 +208,7 @@ def test_a_rerun_is_three_requests_and_reads_no_local_file(s3, run, tmp_path, op
     assert result["changed"] is False
     assert s3.calls.names() == ["ListObjectsV2", "ListMultipartUploads", "GetObject"]
     assert opens == [], "the no-op path read local files"
-    assert result["uploaded"] == dict(count=0, bytes=0) and result["skipped"]["count"] == 3
+    assert result["uploaded"] == dict(count=0, bytes=0) and result["unchanged"]["count"] == 3
     assert result["diff"]["before"] == result["diff"]["after"]
     assert result["manifest"]["file_count"] == 3
 
@@ -244,7 +244,7 @@ def test_a_thousand_file_noop_is_exactly_four_requests_and_fast(monkeypatch, run
         result = run(dict(src=str(src)))
         elapsed = time.monotonic() - started
         stubber.assert_no_pending_responses()
-    assert result["changed"] is False and result["skipped"]["count"] == 1000
+    assert result["changed"] is False and result["unchanged"]["count"] == 1000
     assert len(result["files"]) == 100 and result["file_count"] == 1000
     assert opens == []
     assert result["duration"] < 2.0 and elapsed < 2.0, (result["duration"], elapsed)
@@ -338,7 +338,7 @@ def test_objects_of_an_interrupted_run_are_verified_by_md5_or_multipart_etag(s3,
     s3.put_object(Bucket=BUCKET, Key=TPREFIX + "empty.log", Body=b"")
     result = run(dict(src=str(src), chunk_size="8MiB"))
     assert result["changed"] is True                               # the manifest was missing
-    assert result["skipped"]["count"] == 3 and result["uploaded"]["count"] == 0
+    assert result["unchanged"]["count"] == 3 and result["uploaded"]["count"] == 0
     assert s3.calls.writes() == ["PutObject"] and s3.calls.params("PutObject")[0]["Key"] == MANIFEST
     assert len([p for p in opens if p.endswith("flat.vmdk")]) == 1   # one read computes every digest
     entry = [e for e in stored_manifest(s3)["files"] if e["path"] == "disks/prod-sql01-flat.vmdk"][0]
@@ -372,7 +372,7 @@ def test_a_whole_object_md5_etag_after_multipart_is_verified_too(monkeypatch, ru
     with stubber:
         result = run(dict(src=str(src), chunk_size="5MiB"))
         stubber.assert_no_pending_responses()
-    assert result["changed"] is True and result["skipped"] == dict(count=1, bytes=len(data))
+    assert result["changed"] is True and result["unchanged"] == dict(count=1, bytes=len(data))
 
 
 def test_a_store_that_lists_another_etag_form_is_verified_by_reading_and_nothing_changes(monkeypatch, run, tmp_path):
@@ -493,7 +493,7 @@ def test_force_sends_everything_again(s3, run, tmp_path):
     run(dict(src=str(src), chunk_size="5MiB"))
     s3.calls.clear()
     result = run(dict(src=str(src), chunk_size="5MiB", force=True))
-    assert result["changed"] is True and result["uploaded"]["count"] == 3 and result["skipped"]["count"] == 0
+    assert result["changed"] is True and result["uploaded"]["count"] == 3 and result["unchanged"]["count"] == 0
     assert s3.calls.names("UploadPart").count("UploadPart") == 3
     # No listing and no HEAD after the upload: every object keeps the ETag its PutObject or
     # CompleteMultipartUpload answered.
@@ -507,7 +507,7 @@ def test_a_changed_file_drops_the_old_manifest_first_and_writes_a_new_one(s3, ru
     (src / "prod-sql01.vmx").write_bytes(b'displayName = "prod-sql01-renamed"\n')
     s3.calls.clear()
     result = run(dict(src=str(src), chunk_size="5MiB"))
-    assert result["changed"] is True and result["uploaded"]["count"] == 1 and result["skipped"]["count"] == 2
+    assert result["changed"] is True and result["uploaded"]["count"] == 1 and result["unchanged"]["count"] == 2
     writes = [(name, params.get("Key")) for name, params in s3.calls if name in WRITES]
     assert writes == [("DeleteObject", MANIFEST), ("PutObject", TPREFIX + "prod-sql01.vmx"), ("PutObject", MANIFEST)]
     entry = [e for e in stored_manifest(s3)["files"] if e["path"] == "prod-sql01.vmx"][0]
@@ -520,7 +520,7 @@ def test_another_source_verifies_content_and_rewrites_only_the_manifest(s3, run,
     s3.calls.clear()
     opens.clear()
     result = run(dict(src=str(src), chunk_size="5MiB", source=dict(snapshot_uuid="SST-2")))
-    assert result["changed"] is True and result["uploaded"]["count"] == 0 and result["skipped"]["count"] == 3
+    assert result["changed"] is True and result["uploaded"]["count"] == 0 and result["unchanged"]["count"] == 3
     assert len(opens) == 3                                          # every file read once to verify it
     assert s3.calls.writes() == ["PutObject"]
     assert stored_manifest(s3)["source"] == dict(snapshot_uuid="SST-2")
