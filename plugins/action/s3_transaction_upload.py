@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.vmops.datacenter.plugins.plugin_utils._progress_action import ProgressActionModule
+from ansible_collections.vmops.datacenter.plugins.plugin_utils._progress_action import ProgressActionModule as ActionModule
 
-
-class ActionModule(ProgressActionModule):
-    pass
+__all__ = ["ActionModule"]

@@ -6,9 +6,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.vmops.datacenter.plugins.plugin_utils._progress_action import ProgressActionModule
+from ansible_collections.vmops.datacenter.plugins.plugin_utils._progress_action import WaitingProgressActionModule as ActionModule
 
-
-class ActionModule(ProgressActionModule):
-    def long_run(self, args):
-        return ProgressActionModule.waits(args)
+__all__ = ["ActionModule"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.vmops.datacenter.plugins.module_utils._common import Deadline
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import Progress
 from ansible_collections.vmops.datacenter.plugins.module_utils._tintri import (
     TintriApiError,
     TintriError,
@@ -455,9 +456,13 @@ def failure_text(norm):
 
 def wait_for_execution(client, pool_uuid, reco, wait_timeout, poll_interval, clock=None):
     """Re-read the recommendation until its execution ends; raise on COMPLETED_FAILED and on timeout."""
-    deadline = Deadline(wait_timeout, clock=clock or _now)
+    deadline, progress = Deadline(wait_timeout, clock=clock or _now), Progress()
     reco_id = reco.get("id")
     while not execution_finished(reco):
+        if progress.enabled:
+            progress.update("%s: recommendation %s of pool %s %s, %s, %s" % (
+                client.server_label, reco_id, pool_uuid, reco.get("executionState"),
+                progress_text(normalise_recommendation(reco, pool_uuid)), progress.elapsed()))
         if deadline.expired():
             norm = normalise_recommendation(reco, pool_uuid)
             raise RecommendationWaitError(

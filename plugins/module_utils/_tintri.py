@@ -27,6 +27,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._common import (
     pause,
     redact,
 )
+from ansible_collections.vmops.datacenter.plugins.module_utils._progress import Progress
 
 try:
     import requests
@@ -380,8 +381,10 @@ class TintriClient:
     def wait_for_task(self, task, wait_timeout, poll_interval, what="task"):
         """Poll a Task until it ends; return it on SUCCESS, raise on FAILED/CANCELLED/timeout."""
         task_id = uuid_of(task)
-        deadline = Deadline(wait_timeout)
+        deadline, progress = Deadline(wait_timeout), Progress()
         while not task.get("jobDone") and task.get("state") not in TASK_TERMINAL_STATES:
+            progress.update("%s: %s %s at %s %%, %s" % (self.server_label, what, task.get("state"),
+                                                         task.get("progressPercent", 0), progress.elapsed()))
             if deadline.expired():
                 raise TintriTimeoutError(
                     "%s: %s (task %s) still %s at %s%% after %ss (wait_timeout). It continues on the server; "

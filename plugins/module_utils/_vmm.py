@@ -217,13 +217,14 @@ class VmmClient:
             return self.runner.run("vmm.job_wait", JobId=list(job_ids), TimeoutSeconds=float(wait_timeout),
                                    PollSeconds=float(poll_interval))
         deadline = Deadline(float(wait_timeout))
+        step = 0.0  # the first answer is immediate, so the status shows from the start
         while True:
-            step = max(0.0, min(self.progress.interval, deadline.remaining))
             jobs = self.runner.run("vmm.job_wait", JobId=list(job_ids), TimeoutSeconds=step,
                                    PollSeconds=float(min(poll_interval, max(step, 0.1))))
             if all(job.get("is_completed") for job in jobs) or deadline.expired():
                 return jobs
             self.progress.update("%s, %s" % (jobs_status(jobs), self.progress.elapsed()))
+            step = max(0.0, min(self.progress.interval, deadline.remaining))
 
     def _jobs(self, op, params, wait, wait_timeout, poll_interval):
         items = [dict(item, job=None) for item in self.runner.run(op, **params)]

@@ -46,13 +46,6 @@ class ProgressActionModule(ActionBase):
         """Whether these module arguments make a run worth watching (e.g. ``wait`` is true)."""
         return True
 
-    @staticmethod
-    def waits(args):
-        """For modules with a ``wait`` option (default true)."""
-        try:
-            return boolean(args.get("wait", True), strict=False)
-        except TypeError:
-            return True
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -113,7 +106,7 @@ class ProgressActionModule(ActionBase):
         host = task_vars.get("inventory_hostname", "localhost")
         delegated = self._task.delegate_to
         label = "%s -> %s" % (host, delegated) if delegated and delegated != host else host
-        delay, shown, begun = FIRST_POLL, None, time.monotonic()
+        delay, shown, begun = min(FIRST_POLL, interval), None, time.monotonic()
         while True:
             time.sleep(delay)
             delay = min(delay * 2, interval)
@@ -146,3 +139,13 @@ def _json(text):
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+class WaitingProgressActionModule(ProgressActionModule):
+    """For modules with a ``wait`` option (default true): watched only when they wait."""
+
+    def long_run(self, args):
+        try:
+            return boolean(args.get("wait", True), strict=False)
+        except TypeError:
+            return True

@@ -229,8 +229,12 @@ def test_cluster_patch_job_from_the_survey(vmm_lab, configmgr_lab):
     job = Job(lab, "cluster_patch", 4106,
               {"cluster_patch_hosts": "hv-test-01\nhv-test-02, hv-test-03\n",
                "cluster_patch_deployment": "Hyper-V hosts 2026-11 - Hyper-V patch"},
-              [psrp_credential(vmm_lab), configmgr], {"cluster_patch_poll_interval": 0.5}).run()
+              [psrp_credential(vmm_lab), configmgr],
+              {"cluster_patch_poll_interval": 0.5, "vmops_progress_interval": 0.2}).run()
     job.assert_successful("Report every host and fail when the rollout stopped")
     assert "3 of 3 clustered hosts done, 0 failed, 0 not reached" in " ".join(job.stdout.split())
+    # The drains showed life while they ran: status lines AWX keeps as verbose events.
+    progress = [e["stdout"] for e in job.by_type("verbose") if e.get("stdout", "").startswith("[hv-test-0")]
+    assert any(" -> localhost] VMM job '" in line for line in progress), progress
     assert not any(h["in_maintenance"] for h in vmm_lab.server.vmm.list_hosts())
     assert {r["run_id"] for r in audit(lab, "cluster_patch")} == {"4106"}

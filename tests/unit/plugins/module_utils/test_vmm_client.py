@@ -207,7 +207,7 @@ def test_a_watched_wait_runs_in_slices_and_reports_the_jobs_between_them(runner,
     client = VmmClient(runner, progress)
     runner.expect("vmm.host_maintenance", dict(ComputerName=["hv01"], Action="disable"),
                   [dict(name="hv01", job_id=job_id(7), error=None)])
-    runner.expect("vmm.job_wait", dict(JobId=[job_id(7)], TimeoutSeconds=5.0, PollSeconds=2.0),
+    runner.expect("vmm.job_wait", dict(JobId=[job_id(7)], TimeoutSeconds=0.0, PollSeconds=0.1),
                   [job(7, status="Running", completed=False, progress=40)])
     runner.expect("vmm.job_wait", dict(JobId=[job_id(7)], TimeoutSeconds=5.0, PollSeconds=2.0), [job(7)])
     items = client.host_maintenance(["hv01"], True, wait_timeout=1200, poll_interval=2)

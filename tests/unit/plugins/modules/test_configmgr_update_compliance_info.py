@@ -154,8 +154,8 @@ def test_without_wait_until_one_read_and_no_wait(api, run_module):
 
 
 def test_several_devices_are_summed_up_while_waiting():
-    entries = [dict(compliant=True, pending_reboot=False, failed=False), dict(compliant=False, pending_reboot=True,
-                                                                               failed=False),
+    entries = [dict(compliant=True, pending_reboot=False, failed=False),
+               dict(compliant=False, pending_reboot=True, failed=False),
                dict(compliant=False, pending_reboot=False, failed=False)]
     assert configmgr_update_compliance_info.waiting_status(entries) == (
         "3 devices: 1 compliant, 1 restart pending, 0 failed, 1 other")
