@@ -383,8 +383,8 @@ class TintriClient:
         task_id = uuid_of(task)
         deadline, progress = Deadline(wait_timeout), Progress()
         while not task.get("jobDone") and task.get("state") not in TASK_TERMINAL_STATES:
-            progress.update("%s: %s %s at %s %%, %s" % (self.server_label, what, task.get("state"),
-                                                         task.get("progressPercent", 0), progress.elapsed()))
+            progress.update("%s: %s %s at %s %%, %s" % (
+                self.server_label, what, task.get("state"), task.get("progressPercent", 0), progress.elapsed()))
             if deadline.expired():
                 raise TintriTimeoutError(
                     "%s: %s (task %s) still %s at %s%% after %ss (wait_timeout). It continues on the server; "

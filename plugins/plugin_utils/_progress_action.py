@@ -46,7 +46,6 @@ class ProgressActionModule(ActionBase):
         """Whether these module arguments make a run worth watching (e.g. ``wait`` is true)."""
         return True
 
-
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
