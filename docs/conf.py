@@ -30,8 +30,8 @@ default_role = "any"
 nitpicky = True
 # Offline build without intersphinx inventories: the generated reference points at a few pages of ansible-core's
 # own documentation and at ansible.builtin plugins (common return values, configuration settings and their
-# ANSIBLE_* variables, action plugins, the constructed inventory); those stay plain text. Everything else must resolve, so a
-# broken reference to a page of this site fails the build (sphinx-build -W -n).
+# ANSIBLE_* variables, action plugins, the constructed inventory); those stay plain text. Everything else must
+# resolve, so a broken reference to a page of this site fails the build (sphinx-build -W -n).
 nitpick_ignore = [("std:ref", "common_return_values"), ("std:ref", "ansible_configuration_settings"),
                   ("std:ref", "action_plugins")]
 nitpick_ignore_regex = [("std:envvar", r"ANSIBLE_[A-Z_]+"), ("std:ref", r"ansible_collections\.ansible\.builtin\..+")]
