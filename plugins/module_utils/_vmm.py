@@ -18,7 +18,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import Deadline
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import Deadline, apply_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._progress import Progress
 from ansible_collections.vmops.datacenter.plugins.module_utils._psrp import (
     HAS_PYPSRP,
@@ -267,6 +267,16 @@ class VmmModule:
         for warning in runner.warnings:
             self.module.warn(warning)
         self.module.exit_json(**self.result)
+
+    def info_result(self, client, key, items):
+        """An info module's result: ``items`` under ``key``, their count, the server that answered, query_result."""
+        connected = client.runner.connected or {}
+        server = dict(hostname=self.params["server"], vmm_server=connected.get("server"),
+                      version=connected.get("version"))
+        data = {key: items, "count": len(items), "server": server}
+        self.result.update(data)
+        if self.params.get("query"):
+            self.result["query_result"] = apply_query(self.module, data, self.params["query"])
 
     def fail(self, msg, **details):
         payload = dict(self.result)

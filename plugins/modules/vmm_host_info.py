@@ -139,7 +139,7 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm import VmmModule
 
 
@@ -156,12 +156,7 @@ class HostInfoModule(VmmModule):
     def work(self, client):
         params = self.params
         hosts = client.list_hosts(names=params["name"], clusters=params["cluster"])
-        connected = client.runner.connected or {}
-        server = dict(hostname=params["server"], vmm_server=connected.get("server"), version=connected.get("version"))
-        self.result.update(hosts=hosts, count=len(hosts), server=server)
-        if params["query"]:
-            data = dict(hosts=hosts, count=len(hosts), server=server)
-            self.result["query_result"] = apply_query(self.module, data, params["query"])
+        self.info_result(client, "hosts", hosts)
 
 
 def main():

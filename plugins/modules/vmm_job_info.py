@@ -132,7 +132,7 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm import VmmModule
 
 
@@ -151,12 +151,7 @@ class JobInfoModule(VmmModule):
     def work(self, client):
         params = self.params
         jobs = client.list_jobs(ids=params["id"], newest=params["newest"])
-        connected = client.runner.connected or {}
-        server = dict(hostname=params["server"], vmm_server=connected.get("server"), version=connected.get("version"))
-        self.result.update(jobs=jobs, count=len(jobs), server=server)
-        if params["query"]:
-            data = dict(jobs=jobs, count=len(jobs), server=server)
-            self.result["query_result"] = apply_query(self.module, data, params["query"])
+        self.info_result(client, "jobs", jobs)
 
 
 def main():

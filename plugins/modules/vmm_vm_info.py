@@ -181,7 +181,7 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm import VmmModule
 
 
@@ -209,12 +209,7 @@ class VmInfoModule(VmmModule):
                               clusters=params["cluster"], statuses=params["status"],
                               custom_property=params["custom_property_name"],
                               custom_value=params["custom_property_value"])
-        connected = client.runner.connected or {}
-        server = dict(hostname=params["server"], vmm_server=connected.get("server"), version=connected.get("version"))
-        self.result.update(vms=vms, count=len(vms), server=server)
-        if params["query"]:
-            data = dict(vms=vms, count=len(vms), server=server)
-            self.result["query_result"] = apply_query(self.module, data, params["query"])
+        self.info_result(client, "vms", vms)
 
 
 def main():
