@@ -32,7 +32,7 @@ display = Display()
 
 # The module enforces its own wait_timeout; this only bounds a job whose module died without a word.
 ASYNC_LIMIT = 7 * 24 * 3600
-FIRST_POLL = 0.5
+FIRST_POLL = 0.25
 MISSING_JOB_GRACE = 60
 JOB_KEYS = ("ansible_job_id", "started", "finished", "results_file")
 _SEPARATOR = "--vmops-progress--"
