@@ -297,8 +297,8 @@ class VmMigrateModule(VmmModule):
             refuse("not highly available, so no live migration within a cluster: %s" % ", ".join(not_ha), target["name"])
         elsewhere = ["%s (cluster %s)" % (e["name"], e["cluster"]) for e in plan if e["cluster"] != target.get("cluster")]
         if elsewhere:
-            refuse("the host is a node of cluster %s, these VMs are not: %s" % (target.get("cluster"),
-                                                                               ", ".join(elsewhere)), target["name"])
+            reason = "the host is a node of cluster %s, these VMs are not: %s" % (target.get("cluster"), ", ".join(elsewhere))
+            refuse(reason, target["name"])
         needed = sum(e["memory_mb"] or 0 for e in plan if e["status"] in MEMORY_STATUSES)
         free = target.get("available_memory_mb")
         if free is not None and needed > free:
