@@ -173,6 +173,10 @@ class VmmClient:
         """Start one power action on every VM at once, then await all jobs together."""
         return self._jobs("vmm.vm_power", dict(VMId=list(vm_ids), Action=action), wait, wait_timeout, poll_interval)
 
+    def migrate(self, vm_ids, host, *, wait_timeout, poll_interval, wait=True):
+        """Live-migrate VMs to ``host``: their jobs start in one pipeline and are awaited in one more."""
+        return self._jobs("vmm.vm_migrate", dict(VMId=list(vm_ids), HostName=host), wait, wait_timeout, poll_interval)
+
     # -- checkpoints ------------------------------------------------------------------------
 
     def list_checkpoints(self, vm_ids):

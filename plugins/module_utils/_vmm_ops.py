@@ -483,6 +483,45 @@ $results = @(foreach ($target in $ComputerName) {
 ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
 """)
 
+# Live migration of VMs to one host (Move-SCVirtualMachine -VM -VMHost): within a cluster the VM's files
+# stay on the cluster's shared storage, so neither -Path (a destination folder, for moves that copy
+# storage) nor -UseLAN (network instead of SAN transfer for such copies) nor -HighlyAvailable (placing a
+# VM on a cluster as HA) applies. The cmdlet checks the placement before it starts the job (host in
+# maintenance mode, another cluster, not enough memory) and refuses with its error id; the job re-checks
+# when it runs. An unknown host is reported per VM, so the answer has the same shape either way.
+VM_MIGRATE = _render("vmm.vm_migrate", """
+param(
+    [Parameter(Mandatory = $true)][guid[]] $VMId,
+    [Parameter(Mandatory = $true)][string] $HostName
+)
+""" + _CONNECTED + _ERROR + """
+$destinations = @(Get-SCVMHost -VMMServer $vmm | Where-Object { $_.Name -eq $HostName -or $_.ComputerName -eq $HostName })
+$results = @(foreach ($id in $VMId) {
+    $job = $null
+    $jobId = $null
+    $source = $null
+    $failure = $null
+    try {
+        if ($destinations.Count -eq 0) {
+            $failure = [pscustomobject]@{ id = <<ERROR_NOT_FOUND>>; message = <<HOST_NOT_FOUND>> }
+        } else {
+            $vm = Get-SCVirtualMachine -VMMServer $vmm -ID $id
+            if ($null -eq $vm) {
+                $failure = [pscustomobject]@{ id = <<ERROR_NOT_FOUND>>; message = <<VM_NOT_FOUND>> }
+            } else {
+                if ($null -ne $vm.VMHost) { $source = $vm.VMHost.Name }
+                $null = Move-SCVirtualMachine -VM $vm -VMHost $destinations[0] -RunAsynchronously -JobVariable 'job'
+                $jobId = $job.ID.ToString()
+            }
+        }
+    } catch {
+        $failure = ConvertTo-OpError $_
+    }
+    [pscustomobject]@{ vm_id = $id.ToString(); from = $source; job_id = $jobId; error = $failure }
+})
+ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
+""")
+
 # By id (unknown ids come back with status NotFound and error 801), else the newest N jobs,
 # else the running ones.
 JOB_LIST = _render("vmm.job_list", """
@@ -531,6 +570,7 @@ OPERATIONS = {
     "vmm.checkpoint_restore": CHECKPOINT_RESTORE,
     "vmm.host_list": HOST_LIST,
     "vmm.host_maintenance": HOST_MAINTENANCE,
+    "vmm.vm_migrate": VM_MIGRATE,
     "vmm.job_list": JOB_LIST,
     "vmm.job_wait": JOB_WAIT,
 }

@@ -81,6 +81,7 @@ SPECS: dict[str, dict[str, P]] = {
     "vmm.host_list": {"ComputerName": P(STRINGS), "ClusterName": P(STRINGS)},
     "vmm.host_maintenance": {"ComputerName": P(STRINGS, True), "Action": P(STRING, True, choices=_vmm_ops.HOST_ACTIONS),
                              "MoveWithinCluster": P(SWITCH)},
+    "vmm.vm_migrate": {"VMId": P(GUIDS, True), "HostName": P(STRING, True)},
     "vmm.job_list": {"JobId": P(GUIDS), "Newest": P(INT, default=0)},
     "vmm.job_wait": {"JobId": P(GUIDS, True), "TimeoutSeconds": P(DOUBLE, default=600.0),
                      "PollSeconds": P(DOUBLE, default=5.0)},
@@ -338,6 +339,20 @@ class _Operations:
         self._need_vmm(ctx)
         return self._items(self.vmm.host_maintenance(p["ComputerName"], p["Action"].lower(), p["MoveWithinCluster"]),
                            "host")
+
+    def vmm_vm_migrate(self, p, ctx):
+        self._need_vmm(ctx)
+        items = self.vmm.vm_migrate(p["VMId"], p["HostName"])
+        for item in items:
+            error = item["error"]
+            if error == "host_not_found":
+                item["error"] = self._vmm_error("host")
+            elif error == "not_found":
+                item["error"] = self._vmm_error("vm")
+            elif error is not None:
+                # The cmdlet's exception text ends with its error id, which the script reads back.
+                item["error"] = {"id": error["id"], "message": f"{error['message']} (Error ID: {error['id']})"}
+        return items
 
     @staticmethod
     def _job_or_missing(job_id: str, view: dict | None) -> dict:

@@ -14,6 +14,10 @@ would, as far as the documentation describes them:
   is available for placement and has the memory; every other running VM on the host is saved
   (also an HA VM that fits nowhere). Nothing is started on, or migrated to, a host in
   maintenance. ``Enable-SCVMHost`` only returns the host to service.
+* ``Move-SCVirtualMachine`` live-migrates a highly available VM to another node of its cluster as a
+  job; it refuses a host in maintenance, a host outside the VM's cluster, a VM that is not highly
+  available, and a host without the memory (counting migrations to it under way), at the start and
+  again when the job runs.
 * Checkpoints keep a parent chain; restoring one keeps the later ones, and the next checkpoint
   of that VM becomes the restored one's child (Hyper-V's tree).
 
@@ -56,6 +60,7 @@ DEFAULT_JOB_SECONDS = {
     "checkpoint_restore": 2.0,
     "host_disable": 3.0,
     "host_enable": 1.0,
+    "vm_migrate": 2.0,
 }
 JOB_NAMES = {
     "start": "Start virtual machine",
@@ -69,6 +74,7 @@ JOB_NAMES = {
     "checkpoint_restore": "Restore virtual machine checkpoint",
     "host_disable": "Put host in maintenance mode",
     "host_enable": "Take host out of maintenance mode",
+    "vm_migrate": "Migrate virtual machine",
 }
 POWER_JOBS = ("start", "stop", "shutdown", "save", "suspend", "resume")
 
@@ -79,6 +85,15 @@ ERROR_TRANSIENT = 1600
 # not documented in our sources: 1730 ("not valid for the action") is what clients handle.
 HOST_IN_MAINTENANCE = ("Virtual machine {vm} cannot be deployed or migrated to host {host} because the host is "
                        "in maintenance mode.")
+# Move-SCVirtualMachine's other refusals. Their texts and ids are not in our sources: they say what
+# VMM checks (cluster, memory, highly available) and carry 1730 like the maintenance refusal.
+ERROR_PLACEMENT = ERROR_INVALID_STATE
+OTHER_CLUSTER = ("Virtual machine {vm} cannot be migrated to host {host} because the host is not a node of "
+                 "cluster {cluster}, which holds the highly available virtual machine.")
+NOT_ENOUGH_MEMORY = ("Virtual machine {vm} cannot be migrated to host {host} because the host does not have enough "
+                     "memory: {need} MB needed, {free} MB available.")
+NOT_HIGHLY_AVAILABLE = ("Virtual machine {vm} is not highly available: it cannot be live-migrated within a cluster "
+                        "without a storage destination (-Path).")
 _PROBLEMS = {
     ERROR_NOT_FOUND: ("VMM cannot find the {kind} object.",
                       "Ensure the object is valid, and then try the operation again."),
@@ -355,6 +370,23 @@ class VmmModel:
             return
         host["in_maintenance"] = False  # saved or migrated VMs stay where they are
 
+    def _do_vm_migrate(self, job: dict, at: float) -> None:
+        vm = self._vm_or_fail(job)
+        if vm is None:
+            return
+        target = self.state["hosts"].get(job["args"]["host_id"])
+        if target is None:
+            self._fail(job, ERROR_NOT_FOUND, kind="host")
+            return
+        # The placement is checked again when the job runs: the host may have entered maintenance meanwhile.
+        refusal = self._migration_refusal(vm, target, exclude_job=job["id"])
+        if refusal:
+            self._fail(job, ERROR_PLACEMENT, refusal)
+            return
+        source = self.state["hosts"].get(vm["host"])
+        vm["host"] = target["id"]
+        job["result"] = {"from": source["name"] if source else None, "to": target["name"]}
+
     # --- placement ---------------------------------------------------------------------------
     def _used_mb(self, host_id: str) -> int:
         return sum(v["memory_mb"] for v in self.state["vms"].values()
@@ -375,6 +407,36 @@ class VmmModel:
             if free >= vm["memory_mb"] and (free > best_free or (free == best_free and _fold(h["name"]) < _fold(best["name"]))):
                 best, best_free = h, free
         return best
+
+    def _incoming_mb(self, host_id: str, exclude_job: str | None = None) -> int:
+        """Memory of running VMs whose migration to the host is under way (VMM reserves it at the start)."""
+        total = 0
+        for jid in self._running:
+            job = self.state["jobs"][jid]
+            if job["type"] != "vm_migrate" or jid == exclude_job or job["args"].get("host_id") != host_id:
+                continue
+            vm = self.state["vms"].get(job["target_id"])
+            if vm is not None and vm["host"] != host_id and vm["status"] in ("Running", "Paused"):
+                total += vm["memory_mb"]
+        return total
+
+    def _migration_refusal(self, vm: dict, target: dict, exclude_job: str | None = None) -> str | None:
+        """Why Move-SCVirtualMachine refuses to move `vm` to `target`, or None."""
+        if vm["host"] == target["id"]:
+            return None  # nothing to move
+        source = self.state["hosts"].get(vm["host"]) or {}
+        if target["in_maintenance"]:
+            return HOST_IN_MAINTENANCE.format(vm=vm["name"], host=target["name"])
+        if not vm["ha"]:
+            return NOT_HIGHLY_AVAILABLE.format(vm=vm["name"])
+        if source.get("cluster") != target["cluster"]:
+            return OTHER_CLUSTER.format(vm=vm["name"], host=target["name"], cluster=source.get("cluster"))
+        if vm["status"] in ("Running", "Paused"):
+            free = self._available_mb(target) - self._incoming_mb(target["id"], exclude_job)
+            if free < vm["memory_mb"]:
+                return NOT_ENOUGH_MEMORY.format(vm=vm["name"], host=target["name"], need=vm["memory_mb"],
+                                                free=max(0, free))
+        return None
 
     # --- faults and timing ---------------------------------------------------------------------
     def _take_fault(self, job_type: str, target_id: str, target_name: str) -> dict | None:
@@ -706,6 +768,35 @@ class VmmModel:
                 job = self._new_job("host_" + action, "host", hid, host["name"],
                                     {"move_within_cluster": bool(move_within_cluster)})
                 out.append({"host": name, "host_id": hid, "job_id": job["id"], "error": None})
+            return out
+        return self._write(run)
+
+    def vm_migrate(self, vm_ids, host_name: str) -> list[dict]:
+        """vmm.vm_migrate: Move-SCVirtualMachine of each VM to one host, a job per VM. Unknown VMs and hosts
+        are reported (801); a placement the cmdlet refuses is reported with its text, no job started."""
+        def run():
+            hid = self._host_by_name.get(_fold(host_name))
+            target = self.state["hosts"].get(hid) if hid else None
+            out = []
+            for raw in vm_ids:
+                vid = norm_id(raw)
+                vm = self.state["vms"].get(vid)
+                item = {"vm_id": vid or str(raw), "from": None, "job_id": None, "error": None}
+                out.append(item)
+                if target is None:
+                    item["error"] = "host_not_found"
+                    continue
+                if vm is None:
+                    item["error"] = "not_found"
+                    continue
+                source = self.state["hosts"].get(vm["host"])
+                item["from"] = source["name"] if source else None
+                refusal = self._migration_refusal(vm, target)
+                if refusal:
+                    item["error"] = {"id": ERROR_PLACEMENT, "message": refusal}
+                    continue
+                job = self._new_job("vm_migrate", "vm", vid, vm["name"], {"host_id": target["id"]})
+                item["job_id"] = job["id"]
             return out
         return self._write(run)
 

@@ -365,6 +365,80 @@ def test_unknown_host_is_reported_per_item(lab):
                     "error": {"id": 801, "message": _vmm_ops.HOST_NOT_FOUND}}
 
 
+# -- live migration ------------------------------------------------------------------------------
+
+def test_migration_is_a_job_that_moves_the_vm_when_it_ends(tmp_path):
+    lab = Lab(tmp_path / "s", small_cluster(), job_seconds=10)
+    mid = lab.vm("mid")["id"]
+    [item] = lab.call("vmm.vm_migrate", VMId=[mid], HostName="n3")
+    assert item["vm_id"] == mid and item["from"] == "n1.t.local" and item["error"] is None
+    lab.clock.tick(5)
+    job = lab.vmm.get_job(item["job_id"])
+    assert job["status"] == "Running" and job["progress"] == 50 and job["name"] == "Migrate virtual machine"
+    assert lab.call("vmm.vm_list", VMId=[mid])[0]["host"] == "n1.t.local"  # not before the job ends
+    lab.clock.tick(5)
+    assert lab.vmm.get_job(item["job_id"])["status"] == "Completed"
+    moved = lab.call("vmm.vm_list", VMId=[mid])[0]
+    assert (moved["host"], moved["status"]) == ("n3.t.local", "Running")
+    assert lab.vmm.job_record(item["job_id"])["result"] == {"from": "n1.t.local", "to": "n3.t.local"}
+    # A powered-off HA VM moves too (the cluster moves its role); no memory is needed for it.
+    [off] = lab.call("vmm.vm_migrate", VMId=[lab.vm("off")["id"]], HostName="n2.t.local")
+    [job] = lab.finish([off["job_id"]])
+    assert job["status"] == "Completed" and lab.call("vmm.vm_list", Name=["off"])[0]["host"] == "n2.t.local"
+
+
+def test_migration_refusals_carry_vmm_error_ids(tmp_path):
+    lab = Lab(tmp_path / "s", small_cluster(n3={"in_maintenance": True}))
+    big, mid, small, nonha = (lab.vm(n)["id"] for n in ("big", "mid", "small", "nonha"))
+    items = lab.call("vmm.vm_migrate", VMId=[big, mid, small, nonha, "00000000-0000-4000-8000-000000000099"],
+                     HostName="n2")
+    errors = [item["error"] for item in items]
+    # n2: 16 GB - 2 GB reserve. big (24 GB) does not fit, mid (12 GB) starts, then small (4 GB) no longer fits
+    # because mid's migration holds its memory.
+    assert errors[0]["id"] == 1730 and "does not have enough memory: 24576 MB needed, 14336 MB available" \
+        in errors[0]["message"] and errors[0]["message"].endswith("(Error ID: 1730)")
+    assert errors[1] is None and items[1]["job_id"]
+    assert errors[2]["id"] == 1730 and "4096 MB needed, 2048 MB available" in errors[2]["message"]
+    assert errors[3]["id"] == 1730 and "nonha is not highly available" in errors[3]["message"]
+    assert errors[4] == {"id": 801, "message": _vmm_ops.VM_NOT_FOUND} and items[4]["from"] is None
+    assert [item["job_id"] for item in items].count(None) == 4
+    [maint] = lab.call("vmm.vm_migrate", VMId=[small], HostName="n3.t.local")
+    assert maint["job_id"] is None and maint["error"]["id"] == 1730
+    assert "cannot be deployed or migrated to host n3.t.local because the host is in maintenance mode" \
+        in maint["error"]["message"]
+    [other] = lab.call("vmm.vm_migrate", VMId=[small], HostName="sa1")
+    assert other["error"]["id"] == 1730 and "not a node of cluster c1.t.local" in other["error"]["message"]
+    unknown = lab.call("vmm.vm_migrate", VMId=[small, big], HostName="hv-nope")
+    assert [i["error"] for i in unknown] == [{"id": 801, "message": _vmm_ops.HOST_NOT_FOUND}] * 2
+    assert [i["vm_id"] for i in unknown] == [small, big]
+    lab.finish()
+    assert {v["name"]: v["host"] for v in lab.call("vmm.vm_list", ClusterName=["c1.t.local"])}["small"] == "n1.t.local"
+
+
+def test_a_migration_fails_when_its_destination_enters_maintenance_before_it_ends(tmp_path):
+    lab = Lab(tmp_path / "s", small_cluster(n3={"memory_gb": 128}), job_seconds=10)
+    lab.vmm.set_job_seconds("host_disable", 1)
+    [item] = lab.call("vmm.vm_migrate", VMId=[lab.vm("small")["id"]], HostName="n2")
+    lab.call("vmm.host_maintenance", ComputerName=["n2"], Action="disable", MoveWithinCluster=True)
+    lab.clock.tick(5)  # the drain ends first
+    assert lab.call("vmm.host_list", ComputerName=["n2"])[0]["in_maintenance"] is True
+    [job] = lab.finish([item["job_id"]])
+    assert job["status"] == "Failed" and job["error"]["id"] == 1730
+    assert "because the host is in maintenance mode" in job["error"]["message"]
+    assert lab.call("vmm.vm_list", Name=["small"])[0]["host"] == "n1.t.local"
+
+
+def test_migration_faults_are_injected_per_vm(tmp_path):
+    lab = Lab(tmp_path / "s", small_cluster())
+    lab.vmm.inject_fault("vm_migrate", 1600, target="small")
+    ids = [lab.vm("small")["id"], lab.vm("mid")["id"]]
+    items = lab.call("vmm.vm_migrate", VMId=ids, HostName="n3")
+    jobs = lab.finish([i["job_id"] for i in items])
+    assert [j["status"] for j in jobs] == ["Failed", "Completed"] and jobs[0]["error"]["id"] == 1600
+    assert {v["name"]: v["host"] for v in lab.call("vmm.vm_list", VMId=ids)} == {"small": "n1.t.local",
+                                                                                 "mid": "n3.t.local"}
+
+
 # -- checkpoints -----------------------------------------------------------------------------------
 
 def test_checkpoints_with_duplicate_names_a_parent_chain_and_restore_keeping_later_ones(lab):
@@ -667,6 +741,7 @@ CONTRACT = {
                       "available_for_placement", "total_memory_mb", "available_memory_mb", "running_vm_count",
                       "vm_count"],
     "vmm.host_maintenance": ["host", "host_id", "job_id", "error"],
+    "vmm.vm_migrate": ["vm_id", "from", "job_id", "error"],
     "vmm.job_list": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],
     "vmm.job_wait": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],
     "scom.connect": ["server", "management_group"],
@@ -696,6 +771,7 @@ def test_every_answer_has_the_scripts_keys(lab):
         "vmm.checkpoint_restore": lab.call("vmm.checkpoint_restore", CheckpointId=[cp]),
         "vmm.host_list": lab.call("vmm.host_list"),
         "vmm.host_maintenance": lab.call("vmm.host_maintenance", ComputerName=["hv-test-01"], Action="enable"),
+        "vmm.vm_migrate": lab.call("vmm.vm_migrate", VMId=[lab.vm("prod-web01")["id"]], HostName="hv-prod-03"),
         "vmm.job_list": lab.call("vmm.job_list", Newest=3),
         "vmm.job_wait": lab.call("vmm.job_wait", JobId=[vid], TimeoutSeconds=0),
         "scom.connect": lab.call("scom.connect"),

@@ -8,6 +8,8 @@ lab: hvc-prod and hvc-test with three nodes each, stand-alone hv-dev-01."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 from .conftest import ROOT
 
@@ -155,3 +157,57 @@ def test_unknown_host_changes_nothing(vmm_lab, configmgr_lab, ansible):
         vmm_lab, configmgr_lab, ["hv-prod-01.lab.local", "hv-nowhere.lab.local"]))).assert_failed()
     assert "manages no host called hv-nowhere.lab.local" in " ".join(result.output.split()), result.tail()
     assert not any(maintenance(vmm_lab.server.vmm).values())
+
+
+def test_move_vms_back_returns_the_drained_vms_to_their_hosts(vmm_lab, configmgr_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    before = {vm["id"]: vm for vm in vmm.list_vms(clusters=["hvc-prod.lab.local"], statuses=["Running"])}
+    home = {vid: vm["host"] for vid, vm in before.items() if vm["is_highly_available"]}
+    extra = dict(vmm_lab.extra_vars(), **run_vars(vmm_lab, configmgr_lab, PROD, cluster_patch_move_vms_back=True))
+
+    planned = ansible(PLAYBOOK, extra, check=True).assert_ok()
+    flat = " ".join(planned.output.split())
+    assert "hv-prod-01.lab.local | moved back: " in flat and "prod-web01" in flat and "(planned)" in flat, planned.tail()
+    assert {vm["id"]: vm["host"] for vm in vmm.list_vms(ids=list(home))} == home
+
+    # prod-web01 is stopped after the drain moved it off hv-prod-01: it is skipped, not moved back.
+    web01 = vmm.vms_named("prod-web01")[0]["id"]
+    stop = threading.Event()
+
+    def stop_web01_once_moved():
+        while not stop.is_set():
+            if vmm.list_vms(ids=[web01])[0]["host"] != home[web01]:
+                vmm.update_vm(web01, status="PowerOff")
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=stop_web01_once_moved, daemon=True)
+    watcher.start()
+    try:
+        ansible(PLAYBOOK, extra).assert_ok()
+    finally:
+        stop.set()
+        watcher.join(5)
+    data = report(vmm_lab)
+    assert {h["result"] for h in data["hosts"]} == {"patched"}
+    after = {vm["id"]: vm for vm in vmm.list_vms(ids=list(home))}
+    back = {vid for vid in home if vid != web01}
+    assert {vid: after[vid]["host"] for vid in back} == {vid: home[vid] for vid in back}
+    assert all(after[vid]["status"] == "Running" for vid in back)
+    assert after[web01]["status"] == "PowerOff" and after[web01]["host"] != home[web01]
+    # Every host reports the VMs that went back to it, by name, and prod-web01 as skipped.
+    names = {vid: before[vid]["name"] for vid in home}
+    outcomes = {h["host"]: h for h in data["hosts"]}
+    for host in PROD:
+        expected = sorted(names[vid] for vid in back if home[vid] == host)
+        assert sorted(outcomes[host]["moved_back"]) == expected, (host, outcomes[host])
+        assert outcomes[host]["move_back_error"] is None
+    assert outcomes[PROD[0]]["move_back_skipped"] == [{"id": web01, "name": "prod-web01",
+                                                       "reason": "not running (PowerOff)"}]
+    records = [r for r in audit(vmm_lab) if r["step"] == "vms_moved_back"]
+    assert sorted(r["target"] for r in records) == PROD and {r["result"] for r in records} == {"ok"}
+    # Each host's VMs go back after its return to service and before the next node of the cluster is drained.
+    steps = [(r["target"], r["step"]) for r in audit(vmm_lab)]
+    for first, second in zip(PROD, PROD[1:], strict=False):
+        assert steps.index((first, "maintenance_end")) < steps.index((first, "vms_moved_back")) \
+            < steps.index((second, "maintenance_start"))

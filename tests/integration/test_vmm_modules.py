@@ -167,3 +167,59 @@ def test_jump_box_connects_to_the_vmm_server_with_an_explicit_credential(vmm_lab
     connects = [params for _script, params in vmm_lab.server.operations("vmm.connect")]
     assert any(p.get("UserName") == "LAB\\vmm-automation" for p in connects)
     assert all(jump_password not in record.command for record in vmm_lab.server.pipelines)
+
+
+def test_vmm_vm_migrate(vmm_lab, ansible):
+    ansible(RUN_TARGET, vmm_lab.extra_vars(target="vmm_vm_migrate")).assert_ok()
+    stats = vmm_lab.server.stats()
+    assert stats["shells_open"] == 0
+    # Three VMs two at a time: two groups; two more one at a time on the way back. Check mode, the second run
+    # and every refusal start nothing.
+    assert stats["pipelines_by_op"]["vmm.vm_migrate"] == 4
+    vms = {vm["name"]: vm["host"] for vm in vmm_lab.server.vmm.list_vms(names=["prod-web01", "prod-sql01", "prod-web02"])}
+    assert vms == {"prod-web01": "hv-prod-01.lab.local", "prod-sql01": "hv-prod-01.lab.local",
+                   "prod-web02": "hv-prod-03.lab.local"}
+
+
+MIGRATE_FAILS = """
+- name: vmm_vm_migrate when VMM fails a migration job
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/vmops.datacenter.vmm:
+      server: "{{ lab_psrp.server }}"
+      port: "{{ lab_psrp.port }}"
+      auth: basic
+      username: "{{ lab_psrp.username }}"
+      password: "{{ lab_psrp.password }}"
+      ca_path: "{{ lab_psrp.ca_path }}"
+  tasks:
+    - name: Three VMs, one at a time; the second job fails
+      vmops.datacenter.vmm_vm_migrate:
+        vms: [prod-web01, prod-sql01, prod-web02]
+        host: hv-prod-03
+        max_parallel: 1
+        poll_interval: 0.2
+      register: moved
+      ignore_errors: true
+    - name: The first moved, the failure is named, the third never started
+      ansible.builtin.assert:
+        that:
+          - moved is failed
+          - moved.vmm_error.error_id == 2915
+          - "'The live migration failed' in moved.msg and 'prod-sql01' in moved.msg"
+          - moved.migrated | map(attribute='name') | list == ['prod-web01']
+          - moved.not_started | length == 1
+        fail_msg: "{{ moved | to_json }}"
+"""
+
+
+def test_vmm_vm_migrate_stops_at_a_failed_job(vmm_lab, ansible):
+    playbook = vmm_lab.lab.workdir / "migrate_fails.yml"
+    playbook.write_text(MIGRATE_FAILS)
+    vmm = vmm_lab.server.vmm
+    vmm.inject_fault("vm_migrate", 2915, target="prod-sql01", message="The live migration failed.")
+    ansible(playbook, vmm_lab.extra_vars()).assert_ok()
+    hosts = {vm["name"]: vm["host"] for vm in vmm.list_vms(names=["prod-web01", "prod-sql01", "prod-web02"])}
+    assert hosts == {"prod-web01": "hv-prod-03.lab.local", "prod-sql01": "hv-prod-01.lab.local",
+                     "prod-web02": "hv-prod-02.lab.local"}

@@ -60,6 +60,9 @@ ALLOWED = {
     "Disable-SCVMHost": {"VMHost": VALUE, "MoveWithinCluster": SWITCH, **_JOB},
     # §2.1 "Host maintenance OFF": Enable-SCVMHost -VMHost; jobs (§2.1 intro).
     "Enable-SCVMHost": {"VMHost": VALUE, **_JOB},
+    # Move-SCVirtualMachine -VM -VMHost [-Path] [-HighlyAvailable] [-UseLAN] [-RunAsynchronously] [-JobVariable]
+    # (cmdlet help, VirtualMachineManager module); within a cluster only -VM, -VMHost and the job parameters.
+    "Move-SCVirtualMachine": {"VM": VALUE, "VMHost": VALUE, **_JOB},
     # §2.1 "Host facts": Get-SCVMHost [-ComputerName] [-VMHostCluster], Get-SCVMHostCluster [-Name].
     "Get-SCVMHost": {"ComputerName": VALUE, "VMHostCluster": VALUE, "VMMServer": VALUE},
     "Get-SCVMHostCluster": {"Name": VALUE, "VMMServer": VALUE},
@@ -111,7 +114,8 @@ POSITIONAL = {"Where-Object": 1}
 # VMM writes always run as jobs (§2.1 intro, §6.2 item 4).
 JOB_CMDLETS = {"Start-SCVirtualMachine", "Stop-SCVirtualMachine", "Suspend-SCVirtualMachine",
                "Resume-SCVirtualMachine", "New-SCVMCheckpoint", "Restore-SCVMCheckpoint",
-               "Remove-SCVMCheckpoint", "Disable-SCVMHost", "Enable-SCVMHost"}
+               "Remove-SCVMCheckpoint", "Disable-SCVMHost", "Enable-SCVMHost",
+               "Move-SCVirtualMachine"}
 FORBIDDEN_TYPES = {"scriptblock", "system.management.automation.scriptblock", "powershell",
                    "system.management.automation.powershell"}
 FORBIDDEN_VARIABLES = {"$executioncontext"}
