@@ -18,6 +18,7 @@ from simulators.psrp.vmm_model import DEFAULT_JOB_SECONDS, VmmModel
 
 CATALOGUE = {**_vmm_ops.OPERATIONS, **_scom_ops.OPERATIONS, **_configmgr_ops.OPERATIONS}
 T0 = 1_800_000_000.0
+BASELINE = "Hyper-V hosts 2026-11"
 
 
 class Clock:
@@ -667,6 +668,10 @@ CONTRACT = {
                       "available_for_placement", "total_memory_mb", "available_memory_mb", "running_vm_count",
                       "vm_count"],
     "vmm.host_maintenance": ["host", "host_id", "job_id", "error"],
+    "vmm.compliance_list": ["host", "host_name", "host_id", "baseline", "baseline_id", "assigned", "compliance",
+                            "overall_compliance", "pending", "communication_state", "updates", "error"],
+    "vmm.compliance_scan": ["host", "host_id", "job_id", "error"],
+    "vmm.update_remediate": ["host", "host_id", "job_id", "error"],
     "vmm.job_list": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],
     "vmm.job_wait": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],
     "scom.connect": ["server", "management_group"],
@@ -696,6 +701,10 @@ def test_every_answer_has_the_scripts_keys(lab):
         "vmm.checkpoint_restore": lab.call("vmm.checkpoint_restore", CheckpointId=[cp]),
         "vmm.host_list": lab.call("vmm.host_list"),
         "vmm.host_maintenance": lab.call("vmm.host_maintenance", ComputerName=["hv-test-01"], Action="enable"),
+        "vmm.compliance_list": lab.call("vmm.compliance_list", ComputerName=["hv-test-01", "nope"],
+                                        BaselineName=BASELINE),
+        "vmm.compliance_scan": lab.call("vmm.compliance_scan", ComputerName=["hv-test-01"], BaselineName=BASELINE),
+        "vmm.update_remediate": lab.call("vmm.update_remediate", ComputerName=["hv-test-02"], BaselineName=BASELINE),
         "vmm.job_list": lab.call("vmm.job_list", Newest=3),
         "vmm.job_wait": lab.call("vmm.job_wait", JobId=[vid], TimeoutSeconds=0),
         "scom.connect": lab.call("scom.connect"),
@@ -718,6 +727,7 @@ def test_every_answer_has_the_scripts_keys(lab):
             assert re.search(rf"\b{key} = ", CATALOGUE[op]), f"{op}: the script writes no {key}"
     assert list(answers["vmm.checkpoint_list"][0]["checkpoints"][0]) == ["id", "name", "description", "parent_id",
                                                                          "added_time"]
+    assert list(answers["vmm.compliance_list"][0]["updates"][0]) == ["id", "kb", "title", "status"]
     assert list(answers["scom.maintenance_start"][0]["maintenance"]) == ["start_time", "end_time", "reason", "comment",
                                                                           "user"]
 
