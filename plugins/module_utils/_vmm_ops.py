@@ -644,10 +644,10 @@ COMPLIANCE_SCAN = _baseline_job("vmm.compliance_scan", "", """\
 # Installs the baseline's non-compliant updates on the host; the host restarts as part of the job
 # when an update asks for it, unless -SuspendReboot. No -EnableMaintenanceMode: draining the host
 # is the caller's business (vmm.host_maintenance), and that switch is for a stand-alone host.
+_REMEDIATE = ("            $null = Start-SCUpdateRemediation -VMMManagedComputer $vmHost.ManagedComputer -Baseline $baseline "
+              "-SuspendReboot:$SuspendReboot -RunAsynchronously -JobVariable 'job'")
 UPDATE_REMEDIATE = _baseline_job("vmm.update_remediate", """,
-    [switch] $SuspendReboot""", """\
-            $null = Start-SCUpdateRemediation -VMMManagedComputer $vmHost.ManagedComputer -Baseline $baseline """
-    """-SuspendReboot:$SuspendReboot -RunAsynchronously -JobVariable 'job'""")
+    [switch] $SuspendReboot""", _REMEDIATE)
 
 OPERATIONS = {
     "vmm.connect": CONNECT,

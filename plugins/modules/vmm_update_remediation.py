@@ -40,7 +40,7 @@ options:
   suspend_reboot:
     description:
       - Do not restart the hosts, also when an update needs it (C(-SuspendReboot)). Such an update is only complete
-        after a restart, which is then up to you (RV(hosts[].after.pending)).
+        after a restart, which is then up to you (the C(pending) state of RV(hosts[].after)).
     type: bool
     default: false
   scan:
