@@ -37,6 +37,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._vmm_ops import (
 GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 VM_STATUSES = ["Running", "PowerOff", "Saved", "Paused"]
 JOB_FAILED = frozenset(["Failed", "Canceled", "NotFound"])
+COMPLIANT = "Compliant"
 
 
 class VmmJobError(Exception):
@@ -105,6 +106,25 @@ def raise_for_errors(items, key):
     label = "VMM error %s" % error_id if error_id is not None else "VMM"
     raise VmmJobError("%s %s: %s: %s%s" % (key, item.get(key), label, error.get("message"), others),
                       error_id=error_id, text=error.get("message"), target=item.get(key), job=item.get("job"))
+
+
+def kb_number(value):
+    """A KB article as its number ("KB5068787" and "5068787" are the same article)."""
+    text = str(value or "").strip()
+    return text[2:] if text[:2].upper() == "KB" else text
+
+
+def compliance_entry(item):
+    """One host's compliance for one baseline (a vmm.compliance_list item) as the modules return it."""
+    updates = [dict(id=u.get("id"), kb=kb_number(u.get("kb")), title=u.get("title"), status=u.get("status"))
+               for u in item.get("updates") or []]
+    return dict(
+        host=item.get("host_name") or item.get("host"), id=item.get("host_id"), baseline=item.get("baseline"),
+        baseline_id=item.get("baseline_id"), assigned=bool(item.get("assigned")), compliance=item.get("compliance"),
+        compliant=item.get("compliance") == COMPLIANT, overall_compliance=item.get("overall_compliance"),
+        pending=item.get("pending") or None, communication_state=item.get("communication_state"), updates=updates,
+        noncompliant=[u["kb"] for u in updates if u["status"] != COMPLIANT],
+        failed=[u["kb"] for u in updates if u["status"] == "Error"])
 
 
 def resolve_vms(client, wanted, allow_duplicates):
@@ -205,6 +225,24 @@ class VmmClient:
         if enable and move_within_cluster:
             params["MoveWithinCluster"] = True
         return self._jobs("vmm.host_maintenance", params, wait, wait_timeout, poll_interval)
+
+    # -- update compliance ------------------------------------------------------------------
+
+    def compliance(self, names, baseline):
+        """Each host's compliance for one baseline, per update, as VMM last recorded it."""
+        return self.runner.run("vmm.compliance_list", ComputerName=list(names), BaselineName=baseline)
+
+    def scan_compliance(self, names, baseline, *, wait_timeout, poll_interval, wait=True):
+        """Start a compliance scan of every host at once, then await all scans together."""
+        return self._jobs("vmm.compliance_scan", dict(ComputerName=list(names), BaselineName=baseline), wait,
+                          wait_timeout, poll_interval)
+
+    def remediate_updates(self, names, baseline, suspend_reboot=False, *, wait_timeout, poll_interval, wait=True):
+        """Start update remediation of every host at once (the hosts restart unless ``suspend_reboot``)."""
+        params = dict(ComputerName=list(names), BaselineName=baseline)
+        if suspend_reboot:
+            params["SuspendReboot"] = True
+        return self._jobs("vmm.update_remediate", params, wait, wait_timeout, poll_interval)
 
     # -- jobs -------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ NOT_CONNECTED = "Not connected to a VMM server: run vmm.connect in this runspace
 VM_NOT_FOUND = "VMM cannot find the virtual machine object."
 CHECKPOINT_NOT_FOUND = "VMM cannot find the checkpoint object."
 HOST_NOT_FOUND = "VMM cannot find the host object."
+BASELINE_NOT_FOUND = "VMM cannot find the baseline object."
 JOB_NOT_FOUND = "VMM cannot find the job object."
 JOB_NOT_FOUND_STATUS = "NotFound"
 
@@ -48,6 +49,7 @@ _TOKENS = {
     "VM_NOT_FOUND": _ps_literal(VM_NOT_FOUND),
     "CHECKPOINT_NOT_FOUND": _ps_literal(CHECKPOINT_NOT_FOUND),
     "HOST_NOT_FOUND": _ps_literal(HOST_NOT_FOUND),
+    "BASELINE_NOT_FOUND": _ps_literal(BASELINE_NOT_FOUND),
     "JOB_NOT_FOUND": _ps_literal(JOB_NOT_FOUND),
     "JOB_NOT_FOUND_STATUS": _ps_literal(JOB_NOT_FOUND_STATUS),
     "ERROR_NOT_FOUND": str(ERROR_NOT_FOUND),
@@ -560,6 +562,132 @@ while ($true) {
 ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
 """)
 
+# Update compliance of hosts against one baseline (a VMM baseline: updates plus an assignment scope of
+# host groups, clusters and hosts). A host is addressed by Name or ComputerName as in vmm.host_list;
+# its VMMManagedComputer is the host's ManagedComputer. The baseline is looked up once by name.
+_BASELINE = """
+$allHosts = @(Get-SCVMHost -VMMServer $vmm)
+$baselines = @(Get-SCBaseline -VMMServer $vmm -Name $BaselineName)
+$baseline = $null
+if ($baselines.Count -gt 0) { $baseline = $baselines[0] }
+"""
+
+# Get-SCComplianceStatus answers from the VMM database (the last scan and remediation), so it also
+# answers for a host that is restarting. A baseline that is not assigned to the host has no
+# BaselineLevelComplianceStatus entry: assigned is false and the update list empty.
+COMPLIANCE_LIST = _render("vmm.compliance_list", """
+param(
+    [Parameter(Mandatory = $true)][string[]] $ComputerName,
+    [Parameter(Mandatory = $true)][string] $BaselineName
+)
+""" + _CONNECTED + _ERROR + _GUID + _BASELINE + """
+$results = @(foreach ($target in $ComputerName) {
+    $hostId = $null
+    $vmHostName = $null
+    $baselineId = $null
+    $assigned = $false
+    $state = $null
+    $overall = $null
+    $pending = $null
+    $communication = $null
+    $updates = @()
+    $failure = $null
+    try {
+        $matched = @($allHosts | Where-Object { $_.Name -eq $target -or $_.ComputerName -eq $target })
+        if ($matched.Count -eq 0) {
+            $failure = [pscustomobject]@{ id = <<ERROR_NOT_FOUND>>; message = <<HOST_NOT_FOUND>> }
+        } elseif ($null -eq $baseline) {
+            $failure = [pscustomobject]@{ id = <<ERROR_NOT_FOUND>>; message = <<BASELINE_NOT_FOUND>> }
+        } else {
+            $vmHost = $matched[0]
+            $hostId = $vmHost.ID.ToString()
+            $vmHostName = $vmHost.Name
+            $baselineId = ConvertTo-OpGuid $baseline.ID
+            $communication = [string]$vmHost.CommunicationStateString
+            $status = Get-SCComplianceStatus -VMMManagedComputer $vmHost.ManagedComputer
+            $overall = [string]$status.OverallComplianceState
+            $pending = [string]$status.StatusString
+            foreach ($level in @($status.BaselineLevelComplianceStatus)) {
+                if ($null -eq $level.Baseline -or $level.Baseline.ID -ne $baseline.ID) { continue }
+                $assigned = $true
+                $state = [string]$level.BaselineLevelComplianceState
+                $updates = @(foreach ($entry in @($level.UpdateLevelComplianceStatus)) {
+                    [pscustomobject]@{
+                        id = ConvertTo-OpGuid $entry.Update.ID
+                        kb = [string]$entry.Update.KBArticle
+                        title = [string]$entry.Update.Name
+                        status = [string]$entry.ComplianceState
+                    }
+                })
+            }
+        }
+    } catch {
+        $failure = ConvertTo-OpError $_
+    }
+    [pscustomobject]@{
+        host = $target
+        host_name = $vmHostName
+        host_id = $hostId
+        baseline = $BaselineName
+        baseline_id = $baselineId
+        assigned = $assigned
+        compliance = $state
+        overall_compliance = $overall
+        pending = $pending
+        communication_state = $communication
+        updates = $updates
+        error = $failure
+    }
+})
+ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
+""")
+
+
+def _baseline_job(name, params, start):
+    """A write against one baseline for every host: one job per host, as in vmm.host_maintenance."""
+    return _render(name, """
+param(
+    [Parameter(Mandatory = $true)][string[]] $ComputerName,
+    [Parameter(Mandatory = $true)][string] $BaselineName""" + params + """
+)
+""" + _CONNECTED + _ERROR + _BASELINE + """
+$results = @(foreach ($target in $ComputerName) {
+    $job = $null
+    $jobId = $null
+    $hostId = $null
+    $failure = $null
+    try {
+        $matched = @($allHosts | Where-Object { $_.Name -eq $target -or $_.ComputerName -eq $target })
+        if ($matched.Count -eq 0) {
+            $failure = [pscustomobject]@{ id = <<ERROR_NOT_FOUND>>; message = <<HOST_NOT_FOUND>> }
+        } elseif ($null -eq $baseline) {
+            $failure = [pscustomobject]@{ id = <<ERROR_NOT_FOUND>>; message = <<BASELINE_NOT_FOUND>> }
+        } else {
+            $vmHost = $matched[0]
+            $hostId = $vmHost.ID.ToString()
+""" + start + """
+            $jobId = $job.ID.ToString()
+        }
+    } catch {
+        $failure = ConvertTo-OpError $_
+    }
+    [pscustomobject]@{ host = $target; host_id = $hostId; job_id = $jobId; error = $failure }
+})
+ConvertTo-Json -InputObject @($results) -Depth 6 -Compress
+""")
+
+
+COMPLIANCE_SCAN = _baseline_job("vmm.compliance_scan", "", """\
+            $null = Start-SCComplianceScan -VMMManagedComputer $vmHost.ManagedComputer -Baseline $baseline -RunAsynchronously -JobVariable 'job'""")
+
+# Installs the baseline's non-compliant updates on the host; the host restarts as part of the job
+# when an update asks for it, unless -SuspendReboot. No -EnableMaintenanceMode: draining the host
+# is the caller's business (vmm.host_maintenance), and that switch is for a stand-alone host.
+_REMEDIATE = ("            $null = Start-SCUpdateRemediation -VMMManagedComputer $vmHost.ManagedComputer -Baseline $baseline "
+              "-SuspendReboot:$SuspendReboot -RunAsynchronously -JobVariable 'job'")
+UPDATE_REMEDIATE = _baseline_job("vmm.update_remediate", """,
+    [switch] $SuspendReboot""", _REMEDIATE)
+
 OPERATIONS = {
     "vmm.connect": CONNECT,
     "vmm.vm_list": VM_LIST,
@@ -571,6 +699,9 @@ OPERATIONS = {
     "vmm.host_list": HOST_LIST,
     "vmm.host_maintenance": HOST_MAINTENANCE,
     "vmm.vm_migrate": VM_MIGRATE,
+    "vmm.compliance_list": COMPLIANCE_LIST,
+    "vmm.compliance_scan": COMPLIANCE_SCAN,
+    "vmm.update_remediate": UPDATE_REMEDIATE,
     "vmm.job_list": JOB_LIST,
     "vmm.job_wait": JOB_WAIT,
 }

@@ -82,6 +82,10 @@ SPECS: dict[str, dict[str, P]] = {
     "vmm.host_maintenance": {"ComputerName": P(STRINGS, True), "Action": P(STRING, True, choices=_vmm_ops.HOST_ACTIONS),
                              "MoveWithinCluster": P(SWITCH)},
     "vmm.vm_migrate": {"VMId": P(GUIDS, True), "HostName": P(STRING, True)},
+    "vmm.compliance_list": {"ComputerName": P(STRINGS, True), "BaselineName": P(STRING, True)},
+    "vmm.compliance_scan": {"ComputerName": P(STRINGS, True), "BaselineName": P(STRING, True)},
+    "vmm.update_remediate": {"ComputerName": P(STRINGS, True), "BaselineName": P(STRING, True),
+                             "SuspendReboot": P(SWITCH)},
     "vmm.job_list": {"JobId": P(GUIDS), "Newest": P(INT, default=0)},
     "vmm.job_wait": {"JobId": P(GUIDS, True), "TimeoutSeconds": P(DOUBLE, default=600.0),
                      "PollSeconds": P(DOUBLE, default=5.0)},
@@ -258,13 +262,14 @@ class _Operations:
     @staticmethod
     def _vmm_error(kind: str) -> dict:
         message = {"vm": _vmm_ops.VM_NOT_FOUND, "checkpoint": _vmm_ops.CHECKPOINT_NOT_FOUND,
-                   "host": _vmm_ops.HOST_NOT_FOUND}[kind]
+                   "host": _vmm_ops.HOST_NOT_FOUND, "baseline": _vmm_ops.BASELINE_NOT_FOUND}[kind]
         return {"id": _vmm_ops.ERROR_NOT_FOUND, "message": message}
 
     def _items(self, items: list[dict], kind: str) -> list[dict]:
         for item in items:
             if item["error"] is not None:
-                item["error"] = self._vmm_error(kind)
+                # The model tells a missing baseline from a missing target; the scripts' texts differ too.
+                item["error"] = self._vmm_error("baseline" if item["error"] == "baseline_not_found" else kind)
         return items
 
     def vmm_connect(self, p, ctx):
@@ -353,6 +358,19 @@ class _Operations:
                 # The cmdlet's exception text ends with its error id, which the script reads back.
                 item["error"] = {"id": error["id"], "message": f"{error['message']} (Error ID: {error['id']})"}
         return items
+
+    def vmm_compliance_list(self, p, ctx):
+        self._need_vmm(ctx)
+        return self._items(self.vmm.compliance(p["ComputerName"], p["BaselineName"]), "host")
+
+    def vmm_compliance_scan(self, p, ctx):
+        self._need_vmm(ctx)
+        return self._items(self.vmm.compliance_scan(p["ComputerName"], p["BaselineName"]), "host")
+
+    def vmm_update_remediate(self, p, ctx):
+        self._need_vmm(ctx)
+        return self._items(self.vmm.update_remediate(p["ComputerName"], p["BaselineName"], p["SuspendReboot"]),
+                           "host")
 
     @staticmethod
     def _job_or_missing(job_id: str, view: dict | None) -> dict:

@@ -20,6 +20,13 @@ would, as far as the documentation describes them:
   again when the job runs.
 * Checkpoints keep a parent chain; restoring one keeps the later ones, and the next checkpoint
   of that VM becomes the restored one's child (Hyper-V's tree).
+* Update baselines (name, updates with KB article and title, an assignment scope of clusters and
+  hosts) and per-host update compliance. ``Start-SCComplianceScan`` is a job that records what is
+  installed; ``Start-SCUpdateRemediation`` is a job that installs the missing updates one after
+  the other (``update_remediate`` seconds), then restarts the host (``update_restart`` seconds,
+  the host "Not Responding" meanwhile) unless the reboot is suspended, and only then reports the
+  updates compliant. Faults per host: an update that fails to install (the job fails naming it,
+  the update's state becomes Error) and a restart that never completes (the job keeps running).
 
 State lives in ``<state_dir>/vmm.json``, rewritten atomically after every change; all access
 goes through one lock. Time is the real wall clock (``clock``), so tests use small job times.
@@ -61,6 +68,10 @@ DEFAULT_JOB_SECONDS = {
     "host_disable": 3.0,
     "host_enable": 1.0,
     "vm_migrate": 2.0,
+    "compliance_scan": 1.0,
+    "update_remediate": 3.0,
+    # Not a job of its own: the restart phase at the end of an update_remediate job.
+    "update_restart": 2.0,
 }
 JOB_NAMES = {
     "start": "Start virtual machine",
@@ -75,6 +86,8 @@ JOB_NAMES = {
     "host_disable": "Put host in maintenance mode",
     "host_enable": "Take host out of maintenance mode",
     "vm_migrate": "Migrate virtual machine",
+    "compliance_scan": "Scan for compliance",
+    "update_remediate": "Remediate updates",
 }
 POWER_JOBS = ("start", "stop", "shutdown", "save", "suspend", "resume")
 
@@ -105,6 +118,22 @@ _PROBLEMS = {
                       "Try the operation again."),
 }
 _GENERIC = ("The job failed (injected fault).", "Try the operation again.")
+
+# Update compliance. The states are ComplianceState's members as scripts compare them; the error ids
+# of a failed installation and of a host that does not answer are not documented in our sources
+# (see README.md).
+COMPLIANT, NON_COMPLIANT, UNKNOWN, ERROR_STATE = "Compliant", "NonCompliant", "Unknown", "Error"
+ERROR_UPDATE_FAILED = 24207
+ERROR_NOT_RESPONDING = 2916
+RESPONDING, NOT_RESPONDING = "Responding", "Not Responding"
+PENDING_INSTALL, PENDING_RESTART, PENDING_REBOOT = "Installing updates", "Restarting", "Restart required"
+UPDATE_FAILED = ("Update {kb} ({title}) could not be installed on {host}. The installation returned the Windows "
+                 "Update error 0x80070643.")
+UPDATE_FAILED_ACTION = "Check the Windows Update log on the host, fix the cause, and then run the remediation again."
+NOT_RESPONDING_PROBLEM = "VMM cannot contact the host {host}: the host is not responding."
+NOT_RESPONDING_ACTION = "Ensure that the host is running and reachable, and then try the operation again."
+NOT_ASSIGNED = "The baseline {baseline} is not assigned to {host}."
+NOT_ASSIGNED_ACTION = "Add the host, its cluster or its host group to the assignment scope of the baseline."
 
 
 def iso(ts: float | None) -> str | None:
@@ -154,6 +183,8 @@ class VmmModel:
             state = json.load(fh)
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"{self.state_path}: state version {state.get('version')} (expected {STATE_VERSION})")
+        for key in ("baselines", "updates", "compliance", "update_faults"):
+            state.setdefault(key, {})  # states saved before update compliance was modelled
         self.state = state
 
     def _commit(self) -> None:
@@ -190,6 +221,8 @@ class VmmModel:
                 self._finish(j, j["end"])
 
     def _hang_released(self, job: dict) -> bool:
+        if job["type"] == "update_remediate":  # a restart that never completes, until the fault is cleared
+            return not self.state["update_faults"].get(job["target_id"], {}).get("stuck_restart")
         # A guest that ignores the shutdown request keeps its job running until the VM is off
         # by other means (a forced stop, a save by maintenance mode...).
         vm = self.state["vms"].get(job["target_id"])
@@ -197,9 +230,10 @@ class VmmModel:
 
     # --- jobs --------------------------------------------------------------------------------
     def _new_job(self, job_type: str, target_kind: str, target_id: str, target_name: str, args: dict | None = None,
-                 hang: bool = False) -> dict:
+                 hang: bool = False, seconds: float | None = None) -> dict:
         now = self.clock()
-        seconds = float(self.state["job_seconds"].get(job_type, 1.0))
+        if seconds is None:
+            seconds = float(self.state["job_seconds"].get(job_type, 1.0))
         fault = self._take_fault(job_type, target_id, target_name)
         if fault and fault.get("seconds") is not None:
             seconds = float(fault["seconds"])
@@ -387,6 +421,76 @@ class VmmModel:
         vm["host"] = target["id"]
         job["result"] = {"from": source["name"] if source else None, "to": target["name"]}
 
+    # --- update compliance ----------------------------------------------------------------------
+    def _host_updates(self, host_id: str) -> dict:
+        return self.state["compliance"].setdefault(host_id, {"installed": [], "status": {}, "restart_pending": False})
+
+    def _remediation(self, host_id: str) -> dict | None:
+        """The running remediation job of a host, if any."""
+        for jid in self._running:
+            job = self.state["jobs"][jid]
+            if job["type"] == "update_remediate" and job["target_id"] == host_id:
+                return job
+        return None
+
+    def _phase(self, host_id: str) -> str | None:
+        job = self._remediation(host_id)
+        if job is None:
+            return None
+        return PENDING_INSTALL if self.clock() < job["args"]["install_end"] else PENDING_RESTART
+
+    def _assigned(self, baseline: dict, host: dict) -> bool:
+        return host["id"] in baseline["hosts"] or (host["cluster"] or "") in baseline["clusters"]
+
+    def _missing(self, baseline: dict, host_id: str) -> list[str]:
+        installed = set(self._host_updates(host_id)["installed"])
+        return [u for u in baseline["updates"] if u not in installed]
+
+    def _do_compliance_scan(self, job: dict, at: float) -> None:
+        host = self.state["hosts"].get(job["target_id"])
+        baseline = self.state["baselines"].get(job["args"]["baseline_id"])
+        if host is None or baseline is None:
+            self._fail(job, ERROR_NOT_FOUND, kind="host" if host is None else "baseline")
+            return
+        if self._phase(host["id"]) == PENDING_RESTART:
+            self._fail(job, ERROR_NOT_RESPONDING, NOT_RESPONDING_PROBLEM.format(host=host["name"]),
+                       NOT_RESPONDING_ACTION)
+            return
+        record = self._host_updates(host["id"])
+        for uid in baseline["updates"]:
+            record["status"][uid] = COMPLIANT if uid in record["installed"] else NON_COMPLIANT
+
+    def _do_update_remediate(self, job: dict, at: float) -> None:
+        host = self.state["hosts"].get(job["target_id"])
+        baseline = self.state["baselines"].get(job["args"]["baseline_id"])
+        if host is None or baseline is None:
+            self._fail(job, ERROR_NOT_FOUND, kind="host" if host is None else "baseline")
+            return
+        if not self._assigned(baseline, host):
+            self._fail(job, ERROR_INVALID_STATE, NOT_ASSIGNED.format(baseline=baseline["name"], host=host["name"]),
+                       NOT_ASSIGNED_ACTION)
+            return
+        record = self._host_updates(host["id"])
+        result = {"installed": [], "failed": None, "restarted": False}
+        job["result"] = result
+        for uid in job["args"]["updates"]:
+            update = self.state["updates"][uid]
+            if uid == job["args"].get("fails"):
+                record["status"][uid] = ERROR_STATE
+                result["failed"] = update["kb"]
+                self._fail(job, ERROR_UPDATE_FAILED, UPDATE_FAILED.format(kb="KB" + update["kb"], title=update["title"],
+                                                                          host=host["name"]), UPDATE_FAILED_ACTION)
+                return
+            if uid not in record["installed"]:
+                record["installed"].append(uid)
+            record["status"][uid] = COMPLIANT
+            result["installed"].append(update["kb"])
+        if job["args"]["restart"]:
+            record["restart_pending"] = False
+            result["restarted"] = True
+        elif job["args"]["updates"] and any(self.state["updates"][u]["reboot"] for u in job["args"]["updates"]):
+            record["restart_pending"] = True
+
     # --- placement ---------------------------------------------------------------------------
     def _used_mb(self, host_id: str) -> int:
         return sum(v["memory_mb"] for v in self.state["vms"].values()
@@ -466,6 +570,23 @@ class VmmModel:
                 "seconds": None if seconds is None else float(seconds), "message": message,
             })
             self._dirty = True
+            self._commit()
+
+    def set_update_faults(self, host, *, fail_update: str | None = None, stuck_restart: bool | None = None) -> None:
+        """Faults of the next remediations of `host` (name or id): the update with KB article
+        `fail_update` fails to install (None clears it), the restart never completes
+        (`stuck_restart`; clearing it lets a hung restart finish)."""
+        with self._lock:
+            hid = self._host_by_name.get(_fold(host)) or norm_id(host)
+            if hid not in self.state["hosts"]:
+                raise ValueError(f"unknown host {host!r}")
+            faults = self.state["update_faults"].setdefault(hid, {})
+            if fail_update is not None or "fail_update" in faults:
+                faults["fail_update"] = str(fail_update).upper().removeprefix("KB") if fail_update else None
+            if stuck_restart is not None:
+                faults["stuck_restart"] = bool(stuck_restart)
+            self._dirty = True
+            self._advance()
             self._commit()
 
     def configure_jump_box(self, username: str | None = None, password: str | None = None) -> None:
@@ -560,6 +681,43 @@ class VmmModel:
             "end_time": iso(job.get("finished")),
             "error": error,
         }
+
+    def _compliance_view(self, target: str, baseline_name: str) -> dict:
+        """vmm.compliance_list for one host: Get-SCComplianceStatus narrowed to one baseline."""
+        view = {"host": target, "host_name": None, "host_id": None, "baseline": baseline_name, "baseline_id": None,
+                "assigned": False, "compliance": None, "overall_compliance": None, "pending": None,
+                "communication_state": None, "updates": [], "error": None}
+        hid = self._host_by_name.get(_fold(target))
+        baseline = self._baseline(baseline_name)
+        if hid is None or baseline is None:
+            view["error"] = "not_found" if hid is None else "baseline_not_found"
+            return view
+        host = self.state["hosts"][hid]
+        record = self._host_updates(hid)
+        phase = self._phase(hid)
+        pending = phase or (PENDING_REBOOT if record["restart_pending"] else "")
+        view.update(host_name=host["name"], host_id=hid, baseline_id=baseline["id"], pending=pending,
+                    communication_state=NOT_RESPONDING if phase == PENDING_RESTART else RESPONDING)
+        levels = {}
+        for other in self.state["baselines"].values():
+            if self._assigned(other, host):
+                states = [record["status"].get(u, UNKNOWN) for u in other["updates"]]
+                levels[other["id"]] = (states, _level(states))
+        view["overall_compliance"] = _level([lv for _, lv in levels.values()]) if levels else UNKNOWN
+        if baseline["id"] in levels:
+            states, level = levels[baseline["id"]]
+            view["assigned"] = True
+            view["compliance"] = level
+            view["updates"] = [{"id": uid, "kb": self.state["updates"][uid]["kb"],
+                                "title": self.state["updates"][uid]["title"], "status": st}
+                               for uid, st in zip(baseline["updates"], states, strict=True)]
+        return view
+
+    def _baseline(self, name: str) -> dict | None:
+        for b in sorted(self.state["baselines"].values(), key=lambda b: b["id"]):
+            if _fold(b["name"]) == _fold(name):
+                return b
+        return None
 
     # --- reads --------------------------------------------------------------------------------
     def _read(self, fn):
@@ -800,6 +958,50 @@ class VmmModel:
             return out
         return self._write(run)
 
+    def compliance(self, names, baseline_name: str) -> list[dict]:
+        """vmm.compliance_list: one entry per name, in the order asked; errors per entry."""
+        return self._read(lambda: [self._compliance_view(n, baseline_name) for n in names])
+
+    def _baseline_jobs(self, names, baseline_name: str, start) -> list[dict]:
+        def run():
+            out = []
+            baseline = self._baseline(baseline_name)
+            for name in names:
+                hid = self._host_by_name.get(_fold(name))
+                if hid is None or baseline is None:
+                    error = "not_found" if hid is None else "baseline_not_found"
+                    out.append({"host": name, "host_id": None, "job_id": None, "error": error})
+                    continue
+                job = start(self.state["hosts"][hid], baseline)
+                out.append({"host": name, "host_id": hid, "job_id": job["id"], "error": None})
+            return out
+        return self._write(run)
+
+    def compliance_scan(self, names, baseline_name: str) -> list[dict]:
+        """vmm.compliance_scan: Start-SCComplianceScan per host, as jobs."""
+        return self._baseline_jobs(names, baseline_name, lambda host, baseline: self._new_job(
+            "compliance_scan", "host", host["id"], host["name"], {"baseline_id": baseline["id"]}))
+
+    def update_remediate(self, names, baseline_name: str, suspend_reboot: bool = False) -> list[dict]:
+        """vmm.update_remediate: Start-SCUpdateRemediation per host, as jobs. The job installs what
+        the host misses now (one update per `update_remediate` seconds), then restarts the host."""
+        def start(host, baseline):
+            updates = self._missing(baseline, host["id"]) if self._assigned(baseline, host) else []
+            faults = self.state["update_faults"].get(host["id"], {})
+            fails = next((u for u in updates if self.state["updates"][u]["kb"] == faults.get("fail_update")), None)
+            if fails is not None:
+                updates = updates[:updates.index(fails) + 1]
+            restart = bool(updates) and fails is None and not suspend_reboot and any(
+                self.state["updates"][u]["reboot"] for u in updates)
+            per_update = float(self.state["job_seconds"].get("update_remediate", 1.0))
+            install = per_update * max(1, len(updates))
+            total = install + (float(self.state["job_seconds"].get("update_restart", 1.0)) if restart else 0.0)
+            args = {"baseline_id": baseline["id"], "suspend_reboot": bool(suspend_reboot), "updates": updates,
+                    "fails": fails, "restart": restart, "install_end": self.clock() + install}
+            return self._new_job("update_remediate", "host", host["id"], host["name"], args, seconds=total,
+                                 hang=restart and bool(faults.get("stuck_restart")))
+        return self._baseline_jobs(names, baseline_name, start)
+
     # --- direct changes for tests and labs (no job) ---------------------------------------------
     def update_vm(self, vm_id, **changes) -> dict:
         """Set stored VM fields directly (status, host, custom, shutdown...)."""
@@ -813,6 +1015,17 @@ class VmmModel:
             self._dirty = True
             return copy.deepcopy(vm)
         return self._write(run)
+
+
+def _level(states: list[str]) -> str:
+    """A baseline's (or a computer's overall) state from its parts: compliant when every part is,
+    Error when one failed, NonCompliant when one is missing, else Unknown (never scanned)."""
+    if states and all(s == COMPLIANT for s in states):
+        return COMPLIANT
+    for worst in (ERROR_STATE, NON_COMPLIANT):
+        if worst in states:
+            return worst
+    return UNKNOWN
 
 
 # --- lab description -> state ----------------------------------------------------------------
@@ -905,6 +1118,10 @@ def seed_state(description: dict, now: float) -> dict:
         "jobs": {},
         "faults": [],
         "seq": 0,
+        "baselines": {},
+        "updates": {},
+        "compliance": {},
+        "update_faults": {},
     }
     by_name: dict[str, dict] = {}
 
@@ -938,6 +1155,8 @@ def seed_state(description: dict, now: float) -> dict:
             add_host(nname, nspec, cfqdn, (cspec or {}).get("host_group"))
     for hname, hspec in (d.get("hosts") or {}).items():
         add_host(hname, hspec, None, None)
+
+    _seed_baselines(state, d.get("baselines") or [], by_name, domain)
 
     specs = list(d.get("vms") or [])
     for b in d.get("batches") or []:
@@ -1000,6 +1219,47 @@ def seed_state(description: dict, now: float) -> dict:
             state["checkpoints"][cp["id"]] = cp
             vm["current_checkpoint_id"] = cp["id"]
     return state
+
+
+def _seed_baselines(state: dict, baselines: list, by_name: dict, domain: str) -> None:
+    """Baselines with their updates and assignment scope; every host in scope has been scanned, and
+    has the updates of `compliant` hosts installed (the others miss them all)."""
+    def host_id(name):
+        host = by_name.get(_fold(_fqdn(name, domain))) or by_name.get(_fold(name))
+        if host is None:
+            raise ValueError(f"baseline: unknown host {name!r}")
+        return host["id"]
+
+    for spec in baselines:
+        name = str(spec["name"])
+        bid = str(uuid.uuid5(NAMESPACE, f"baseline/{name.lower()}"))
+        updates = []
+        for u in spec.get("updates") or []:
+            kb = str(u["kb"]).upper().removeprefix("KB")
+            uid = str(uuid.uuid5(NAMESPACE, f"update/{kb}"))
+            state["updates"][uid] = {"id": uid, "kb": kb, "title": str(u.get("title") or f"KB{kb}"),
+                                     "reboot": bool(u.get("reboot", True))}
+            updates.append(uid)
+        clusters, hosts = [], []
+        for target in spec.get("scope") or []:
+            cfqdn = _fqdn(target, domain)
+            if cfqdn in state["clusters"]:
+                clusters.append(cfqdn)
+            else:
+                hosts.append(host_id(target))
+        baseline = {"id": bid, "name": name, "description": str(spec.get("description", "")), "updates": updates,
+                    "clusters": clusters, "hosts": hosts}
+        state["baselines"][bid] = baseline
+        compliant = {host_id(h) for h in spec.get("compliant") or []}
+        for host in state["hosts"].values():
+            if host["id"] not in hosts and host["cluster"] not in clusters:
+                continue
+            record = state["compliance"].setdefault(host["id"], {"installed": [], "status": {},
+                                                                 "restart_pending": False})
+            for uid in updates:
+                if host["id"] in compliant and uid not in record["installed"]:
+                    record["installed"].append(uid)
+                record["status"][uid] = COMPLIANT if uid in record["installed"] else NON_COMPLIANT
 
 
 def load_description(path_or_dict=None) -> dict:

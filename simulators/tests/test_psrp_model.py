@@ -18,6 +18,7 @@ from simulators.psrp.vmm_model import DEFAULT_JOB_SECONDS, VmmModel
 
 CATALOGUE = {**_vmm_ops.OPERATIONS, **_scom_ops.OPERATIONS, **_configmgr_ops.OPERATIONS}
 T0 = 1_800_000_000.0
+BASELINE = "Hyper-V hosts 2026-11"
 
 
 class Clock:
@@ -285,6 +286,122 @@ def test_faults_can_target_one_vm_and_make_jobs_slow(lab):
     assert lab.vmm.get_job(jobs[0])["status"] == "Completed"
     with pytest.raises(ValueError):
         lab.vmm.inject_fault("reboot", 1600)
+
+
+# -- update compliance and remediation --------------------------------------------------------------
+
+def statuses(lab, host):
+    [item] = lab.call("vmm.compliance_list", ComputerName=[host], BaselineName=BASELINE)
+    return item, {u["kb"]: u["status"] for u in item["updates"]}
+
+
+def test_the_lab_baseline_applies_to_the_clusters_and_hv_dev_01(lab):
+    items = lab.call("vmm.compliance_list", ComputerName=["hv-prod-01.lab.local", "hv-dev-01", "hv-dmz-01", "nope"],
+                     BaselineName=BASELINE)
+    prod, dev, dmz, nope = items
+    assert prod["assigned"] and prod["compliance"] == "NonCompliant" and prod["host_name"] == "hv-prod-01.lab.local"
+    assert [u["kb"] for u in prod["updates"]] == ["5068787", "5066131", "890830"]
+    assert {u["status"] for u in prod["updates"]} == {"NonCompliant"} and prod["pending"] == ""
+    assert prod["communication_state"] == "Responding" and dev["assigned"]
+    assert dmz["assigned"] is False and dmz["compliance"] is None and dmz["updates"] == [] and dmz["error"] is None
+    assert nope["error"] == {"id": 801, "message": _vmm_ops.HOST_NOT_FOUND}
+    [other] = lab.call("vmm.compliance_list", ComputerName=["hv-prod-01"], BaselineName="No such baseline")
+    assert other["error"] == {"id": 801, "message": _vmm_ops.BASELINE_NOT_FOUND}
+    [job] = lab.call("vmm.update_remediate", ComputerName=["hv-prod-01"], BaselineName="No such baseline")
+    assert job["job_id"] is None and job["error"]["message"] == _vmm_ops.BASELINE_NOT_FOUND
+
+
+def test_remediation_installs_then_restarts_the_host_then_reports_compliance(tmp_path):
+    lab = Lab(tmp_path / "s", job_seconds=10)  # 10 s per update, 10 s restart
+    [item] = lab.call("vmm.update_remediate", ComputerName=["hv-prod-02"], BaselineName=BASELINE)
+    job = lab.vmm.get_job(item["job_id"])
+    assert job["name"] == "Remediate updates" and job["result_name"] == "hv-prod-02.lab.local"
+    lab.clock.tick(15)
+    state, updates = statuses(lab, "hv-prod-02")
+    assert state["pending"] == "Installing updates" and state["communication_state"] == "Responding"
+    assert set(updates.values()) == {"NonCompliant"}  # VMM records the outcome at the end of the job
+    lab.clock.tick(20)  # three updates installed, the host restarts
+    state, _ = statuses(lab, "hv-prod-02")
+    assert state["pending"] == "Restarting" and state["communication_state"] == "Not Responding"
+    lab.vmm.inject_fault("compliance_scan", seconds=1)
+    [scan] = lab.call("vmm.compliance_scan", ComputerName=["hv-prod-02"], BaselineName=BASELINE)
+    lab.clock.tick(1)
+    failed = lab.vmm.get_job(scan["job_id"])
+    assert failed["status"] == "Failed" and failed["error"]["id"] == vmm_model.ERROR_NOT_RESPONDING
+    assert lab.vmm.get_job(item["job_id"])["status"] == "Running"
+    lab.clock.tick(4)
+    assert lab.vmm.get_job(item["job_id"])["status"] == "Completed"
+    state, updates = statuses(lab, "hv-prod-02")
+    assert state["compliance"] == "Compliant" and state["overall_compliance"] == "Compliant" and state["pending"] == ""
+    assert set(updates.values()) == {"Compliant"} and state["communication_state"] == "Responding"
+    assert lab.vmm.job_record(item["job_id"])["result"] == {"installed": ["5068787", "5066131", "890830"],
+                                                            "failed": None, "restarted": True}
+    # Again: nothing is missing, so nothing is installed and there is no restart.
+    [again] = lab.call("vmm.update_remediate", ComputerName=["hv-prod-02"], BaselineName=BASELINE)
+    lab.finish()
+    assert lab.vmm.job_record(again["job_id"])["result"] == {"installed": [], "failed": None, "restarted": False}
+
+
+def test_a_failing_update_fails_the_job_naming_it_and_a_later_run_installs_it(lab):
+    lab.vmm.set_update_faults("hv-test-01.lab.local", fail_update="KB5066131")
+    [item] = lab.call("vmm.update_remediate", ComputerName=["hv-test-01"], BaselineName=BASELINE)
+    [job] = lab.finish([item["job_id"]])
+    assert job["status"] == "Failed" and job["error"]["id"] == vmm_model.ERROR_UPDATE_FAILED
+    assert "KB5066131" in job["error"]["message"] and ".NET Framework" in job["error"]["message"]
+    state, updates = statuses(lab, "hv-test-01")
+    assert updates == {"5068787": "Compliant", "5066131": "Error", "890830": "NonCompliant"}
+    assert state["compliance"] == "Error"
+    lab.vmm.set_update_faults("hv-test-01", fail_update=None)
+    [item] = lab.call("vmm.update_remediate", ComputerName=["hv-test-01"], BaselineName=BASELINE)
+    assert lab.finish([item["job_id"]])[0]["status"] == "Completed"
+    assert statuses(lab, "hv-test-01")[0]["compliance"] == "Compliant"
+
+
+def test_a_restart_that_never_completes_keeps_the_job_running_until_the_fault_is_cleared(lab):
+    lab.vmm.set_update_faults("hv-test-02", stuck_restart=True)
+    [item] = lab.call("vmm.update_remediate", ComputerName=["hv-test-02"], BaselineName=BASELINE)
+    [job] = lab.finish([item["job_id"]])
+    assert job["status"] == "Running" and job["is_completed"] is False
+    state, updates = statuses(lab, "hv-test-02")
+    assert state["communication_state"] == "Not Responding" and set(updates.values()) == {"NonCompliant"}
+    lab.vmm.set_update_faults("hv-test-02", stuck_restart=False)
+    assert lab.vmm.get_job(item["job_id"])["status"] == "Completed"
+    assert statuses(lab, "hv-test-02")[0]["compliance"] == "Compliant"
+
+
+def test_suspended_reboot_leaves_a_restart_pending_and_scans_record_what_is_installed(lab):
+    [item] = lab.call("vmm.update_remediate", ComputerName=["hv-dev-01"], BaselineName=BASELINE, SuspendReboot=True)
+    assert lab.vmm.job_record(item["job_id"])["args"]["restart"] is False
+    lab.finish()
+    state, _ = statuses(lab, "hv-dev-01")
+    assert state["compliance"] == "Compliant" and state["pending"] == "Restart required"
+    assert lab.vmm.job_record(item["job_id"])["result"]["restarted"] is False
+    # A scan re-reads what is installed: an Error becomes NonCompliant again.
+    lab.vmm.set_update_faults("hv-prod-03", fail_update="890830")
+    lab.call("vmm.update_remediate", ComputerName=["hv-prod-03"], BaselineName=BASELINE)
+    lab.finish()
+    assert statuses(lab, "hv-prod-03")[1]["890830"] == "Error"
+    [scan] = lab.call("vmm.compliance_scan", ComputerName=["hv-prod-03"], BaselineName=BASELINE)
+    assert lab.finish([scan["job_id"]])[0]["status"] == "Completed"
+    assert statuses(lab, "hv-prod-03")[1] == {"5068787": "Compliant", "5066131": "Compliant", "890830": "NonCompliant"}
+
+
+def test_remediation_outside_the_baseline_scope_fails(lab):
+    [item] = lab.call("vmm.update_remediate", ComputerName=["hv-dmz-01"], BaselineName=BASELINE)
+    [job] = lab.finish([item["job_id"]])
+    assert job["status"] == "Failed" and job["error"]["id"] == 1730 and "not assigned" in job["error"]["message"]
+    with pytest.raises(ValueError):
+        lab.vmm.set_update_faults("hv-nowhere", stuck_restart=True)
+
+
+def test_update_compliance_survives_a_restart_of_the_simulator(tmp_path):
+    lab = Lab(tmp_path / "s")
+    lab.vmm.set_update_faults("hv-prod-01", fail_update="5068787")
+    lab.call("vmm.update_remediate", ComputerName=["hv-prod-01"], BaselineName=BASELINE)
+    lab.finish()
+    again = Lab(tmp_path / "s", clock=lab.clock)
+    assert statuses(again, "hv-prod-01")[1]["5068787"] == "Error"
+    assert again.vmm.state["update_faults"]
 
 
 # -- maintenance mode ----------------------------------------------------------------------------
@@ -742,6 +859,10 @@ CONTRACT = {
                       "vm_count"],
     "vmm.host_maintenance": ["host", "host_id", "job_id", "error"],
     "vmm.vm_migrate": ["vm_id", "from", "job_id", "error"],
+    "vmm.compliance_list": ["host", "host_name", "host_id", "baseline", "baseline_id", "assigned", "compliance",
+                            "overall_compliance", "pending", "communication_state", "updates", "error"],
+    "vmm.compliance_scan": ["host", "host_id", "job_id", "error"],
+    "vmm.update_remediate": ["host", "host_id", "job_id", "error"],
     "vmm.job_list": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],
     "vmm.job_wait": ["id", "name", "status", "is_completed", "progress", "result_name", "start_time", "end_time", "error"],
     "scom.connect": ["server", "management_group"],
@@ -772,6 +893,10 @@ def test_every_answer_has_the_scripts_keys(lab):
         "vmm.host_list": lab.call("vmm.host_list"),
         "vmm.host_maintenance": lab.call("vmm.host_maintenance", ComputerName=["hv-test-01"], Action="enable"),
         "vmm.vm_migrate": lab.call("vmm.vm_migrate", VMId=[lab.vm("prod-web01")["id"]], HostName="hv-prod-03"),
+        "vmm.compliance_list": lab.call("vmm.compliance_list", ComputerName=["hv-test-01", "nope"],
+                                        BaselineName=BASELINE),
+        "vmm.compliance_scan": lab.call("vmm.compliance_scan", ComputerName=["hv-test-01"], BaselineName=BASELINE),
+        "vmm.update_remediate": lab.call("vmm.update_remediate", ComputerName=["hv-test-02"], BaselineName=BASELINE),
         "vmm.job_list": lab.call("vmm.job_list", Newest=3),
         "vmm.job_wait": lab.call("vmm.job_wait", JobId=[vid], TimeoutSeconds=0),
         "scom.connect": lab.call("scom.connect"),
@@ -794,6 +919,7 @@ def test_every_answer_has_the_scripts_keys(lab):
             assert re.search(rf"\b{key} = ", CATALOGUE[op]), f"{op}: the script writes no {key}"
     assert list(answers["vmm.checkpoint_list"][0]["checkpoints"][0]) == ["id", "name", "description", "parent_id",
                                                                          "added_time"]
+    assert list(answers["vmm.compliance_list"][0]["updates"][0]) == ["id", "kb", "title", "status"]
     assert list(answers["scom.maintenance_start"][0]["maintenance"]) == ["start_time", "end_time", "reason", "comment",
                                                                           "user"]
 

@@ -20,15 +20,17 @@ TEST = ["hv-test-01.lab.local", "hv-test-02.lab.local", "hv-test-03.lab.local"]
 
 
 def run_vars(vmm_lab, configmgr_lab, hosts, **more):
+    """Extra vars of a run; without a ConfigMgr lab (the vmm method) there is no ConfigMgr connection."""
     psrp = vmm_lab.endpoint
-    cm = configmgr_lab.endpoint
     data = dict(
         cluster_patch_hosts=hosts, cluster_patch_deployment=DEPLOYMENT, cluster_patch_poll_interval=0.5,
         cluster_patch_vmm_connection={k: psrp[k] for k in ("server", "port", "ssl", "auth", "encryption", "username",
                                                            "password", "ca_path")},
-        cluster_patch_configmgr_connection=dict(server=cm["hostname"], username=cm["username"], password=cm["password"],
-                                                ca_path=cm["ca_path"]),
         cluster_patch_report_file=str(vmm_lab.lab.workdir / "patch-report.json"))
+    if configmgr_lab is not None:
+        cm = configmgr_lab.endpoint
+        data["cluster_patch_configmgr_connection"] = dict(server=cm["hostname"], username=cm["username"],
+                                                          password=cm["password"], ca_path=cm["ca_path"])
     data.update(more)
     return data
 
@@ -211,3 +213,100 @@ def test_move_vms_back_returns_the_drained_vms_to_their_hosts(vmm_lab, configmgr
     for first, second in zip(PROD, PROD[1:], strict=False):
         assert steps.index((first, "maintenance_end")) < steps.index((first, "vms_moved_back")) \
             < steps.index((second, "maintenance_start"))
+
+
+# --- cluster_patch_method: vmm (VMM's own update remediation against a baseline) ----------------------------------
+
+BASELINE = "Hyper-V hosts 2026-11"
+
+
+def vmm_vars(vmm_lab, hosts, **more):
+    settings = dict(cluster_patch_method="vmm", cluster_patch_deployment=None, cluster_patch_baseline=BASELINE)
+    settings.update(more)
+    return dict(vmm_lab.extra_vars(), **run_vars(vmm_lab, None, hosts, **settings))
+
+
+def baseline_state(vmm, hosts):
+    return {item["host_name"]: item["compliance"] for item in vmm.compliance(hosts, BASELINE)}
+
+
+def test_vmm_method_patches_one_node_per_cluster_at_a_time_then_a_rerun_changes_nothing(vmm_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    extra = vmm_vars(vmm_lab, PROD + TEST + ["hv-dev-01.lab.local"])
+
+    planned = ansible(PLAYBOOK, extra, check=True).assert_ok()
+    flat = " ".join(planned.output.split())
+    assert "6 clustered hosts in 3 rounds" in flat and "VMM baseline Hyper-V hosts 2026-11 through update remediation" in flat
+    assert "Not in a cluster, not patched: hv-dev-01.lab.local" in flat, planned.tail()
+    assert not any(maintenance(vmm).values())
+    assert "vmm.update_remediate" not in vmm_lab.server.stats()["pipelines_by_op"]
+    assert set(baseline_state(vmm, PROD + TEST).values()) == {"NonCompliant"}
+
+    ansible(PLAYBOOK, extra).assert_ok()
+    data = report(vmm_lab)
+    assert sorted(h["host"] for h in data["hosts"]) == sorted(PROD + TEST)
+    assert {h["result"] for h in data["hosts"]} == {"patched"} and data["held"] == ["hv-dev-01.lab.local"]
+    assert all(h["rebooted"] for h in data["hosts"]), data["hosts"]
+    assert not any(maintenance(vmm).values()), "every host is back in service"
+    assert set(baseline_state(vmm, PROD + TEST).values()) == {"Compliant"}
+    assert baseline_state(vmm, ["hv-dev-01"]) == {"hv-dev-01.lab.local": "NonCompliant"}, "stand-alone hosts are not patched"
+    # Each node was remediated while drained: its window holds its restart, and the windows of one cluster follow
+    # each other while the two clusters go side by side.
+    trail = audit(vmm_lab)
+    spans = windows(vmm_lab)
+    for record_index, record in enumerate(trail):
+        if record["step"] == "restart":
+            start, end = spans[record["target"]]
+            assert start < record_index < end, record
+    for cluster in (PROD, TEST):
+        for first, second in zip(cluster, cluster[1:], strict=False):
+            assert spans[first][-1] < spans[second][0], (first, second, spans)
+    assert spans[TEST[0]][0] < spans[PROD[0]][-1]
+    assert vmm_lab.server.stats()["pipelines_by_op"]["vmm.update_remediate"] == 6
+
+    again = ansible(PLAYBOOK, extra).assert_ok()
+    assert recap_changed(again.output) == 0, again.tail()
+    assert {h["result"] for h in report(vmm_lab)["hosts"]} == {"ok"}
+    assert vmm_lab.server.stats()["pipelines_by_op"]["vmm.update_remediate"] == 6
+
+
+def test_vmm_method_failed_update_stops_the_rollout_with_the_host_in_maintenance(vmm_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    vmm.set_update_faults("hv-prod-02", fail_update="KB5066131")
+    result = ansible(PLAYBOOK, vmm_vars(vmm_lab, PROD)).assert_failed()
+    flat = " ".join(result.output.split())
+    assert "Updates not installed: KB5066131" in flat and "stays in maintenance mode" in flat, result.tail()
+    data = report(vmm_lab)
+    results = {h["host"]: h["result"] for h in data["hosts"]}
+    assert results == {PROD[0]: "patched", PROD[1]: "failed", PROD[2]: "not reached"}
+    assert data["not_reached"] == [PROD[2]]
+    failed = next(h for h in data["hosts"] if h["host"] == PROD[1])
+    assert "KB5066131" in failed["message"] and failed["in_maintenance"] is True
+    state = maintenance(vmm)
+    assert state[PROD[1]] is True and state[PROD[0]] is False and state[PROD[2]] is False
+    assert baseline_state(vmm, PROD) == {PROD[0]: "Compliant", PROD[1]: "Error", PROD[2]: "NonCompliant"}
+    assert [r["target"] for r in audit(vmm_lab) if r["step"] == "patch_start"] == PROD[:2], "hv-prod-03 untouched"
+
+    # Fixed, the next run finishes the failed host and carries on; the patched one is left alone.
+    vmm.set_update_faults("hv-prod-02", fail_update=None)
+    ansible(PLAYBOOK, vmm_vars(vmm_lab, PROD)).assert_ok()
+    results = {h["host"]: h["result"] for h in report(vmm_lab)["hosts"]}
+    assert results == {PROD[0]: "ok", PROD[1]: "patched", PROD[2]: "patched"}
+    assert not any(maintenance(vmm).values())
+
+
+def test_vmm_method_restart_that_never_completes_times_out_with_the_host_in_maintenance(vmm_lab, ansible):
+    vmm_lab.server.vmm.set_update_faults("hv-test-01", stuck_restart=True)
+    extra = vmm_vars(vmm_lab, TEST, cluster_patch_install_timeout=3, cluster_patch_reboot_timeout=2)
+    result = ansible(PLAYBOOK, extra).assert_failed()
+    flat = " ".join(result.output.split())
+    assert "did not finish in time" in flat and "Not Responding (Restarting)" in flat, result.tail()
+    assert [h["result"] for h in report(vmm_lab)["hosts"]] == ["failed", "not reached", "not reached"]
+    assert maintenance(vmm_lab.server.vmm)["hv-test-01.lab.local"] is True
+
+
+def test_vmm_method_without_a_baseline_stops_in_the_plan(vmm_lab, ansible):
+    extra = vmm_vars(vmm_lab, PROD, cluster_patch_baseline=None)
+    result = ansible(PLAYBOOK, extra).assert_failed()
+    assert "set cluster_patch_baseline" in " ".join(result.output.split()), result.tail()
+    assert not any(maintenance(vmm_lab.server.vmm).values())

@@ -93,6 +93,17 @@ def test_vmm_host_maintenance(vmm_lab, ansible):
     assert stats["pipelines_by_op"]["vmm.job_wait"] == 2
 
 
+def test_vmm_update_remediation(vmm_lab, ansible):
+    vmm_lab.server.vmm.set_update_faults("hv-test-02", fail_update="KB5066131")
+    ansible(RUN_TARGET, vmm_lab.extra_vars(target="vmm_update_remediation")).assert_ok()
+    stats = vmm_lab.server.stats()
+    assert stats["shells_open"] == 0
+    # Two scans (the info module's and the remediation's) and two remediations (hv-test-01, hv-test-02); check mode,
+    # the re-run and the refused hosts start nothing.
+    assert stats["pipelines_by_op"]["vmm.compliance_scan"] == 2
+    assert stats["pipelines_by_op"]["vmm.update_remediate"] == 2
+
+
 def test_scom_maintenance(vmm_lab, ansible):
     ansible(RUN_TARGET, vmm_lab.extra_vars(target="scom_maintenance")).assert_ok()
     stats = vmm_lab.server.stats()

@@ -66,6 +66,14 @@ ALLOWED = {
     # §2.1 "Host facts": Get-SCVMHost [-ComputerName] [-VMHostCluster], Get-SCVMHostCluster [-Name].
     "Get-SCVMHost": {"ComputerName": VALUE, "VMHostCluster": VALUE, "VMMServer": VALUE},
     "Get-SCVMHostCluster": {"Name": VALUE, "VMMServer": VALUE},
+    # Update compliance (cmdlet help, SystemCenter2016 VirtualMachineManager): Get-SCBaseline -Name
+    # [-VMMServer]; Get-SCComplianceStatus -VMMManagedComputer; Start-SCComplianceScan
+    # -VMMManagedComputer [-Baseline]; Start-SCUpdateRemediation -VMMManagedComputer [-Baseline]
+    # [-SuspendReboot] (parameter set VMMManagedComputer); both write cmdlets as jobs.
+    "Get-SCBaseline": {"Name": VALUE, "VMMServer": VALUE},
+    "Get-SCComplianceStatus": {"VMMManagedComputer": VALUE},
+    "Start-SCComplianceScan": {"VMMManagedComputer": VALUE, "Baseline": VALUE, **_JOB},
+    "Start-SCUpdateRemediation": {"VMMManagedComputer": VALUE, "Baseline": VALUE, "SuspendReboot": SWITCH, **_JOB},
     # §2.1 "Jobs": Get-SCJob -ID <guid> / -Running / -Newest n.
     "Get-SCJob": {"ID": VALUE, "Running": SWITCH, "Newest": VALUE, "VMMServer": VALUE},
     # --- OperationsManager -------------------------------------------------------------------
@@ -115,7 +123,7 @@ POSITIONAL = {"Where-Object": 1}
 JOB_CMDLETS = {"Start-SCVirtualMachine", "Stop-SCVirtualMachine", "Suspend-SCVirtualMachine",
                "Resume-SCVirtualMachine", "New-SCVMCheckpoint", "Restore-SCVMCheckpoint",
                "Remove-SCVMCheckpoint", "Disable-SCVMHost", "Enable-SCVMHost",
-               "Move-SCVirtualMachine"}
+               "Move-SCVirtualMachine", "Start-SCComplianceScan", "Start-SCUpdateRemediation"}
 FORBIDDEN_TYPES = {"scriptblock", "system.management.automation.scriptblock", "powershell",
                    "system.management.automation.powershell"}
 FORBIDDEN_VARIABLES = {"$executioncontext"}
@@ -170,6 +178,8 @@ def test_script_texts_carry_the_messages_the_simulator_repeats():
     assert quoted(v.VM_NOT_FOUND) in v.VM_POWER and quoted(v.VM_NOT_FOUND) in v.CHECKPOINT_NEW
     assert quoted(v.CHECKPOINT_NOT_FOUND) in v.CHECKPOINT_RESTORE and quoted(v.CHECKPOINT_NOT_FOUND) in v.CHECKPOINT_REMOVE
     assert quoted(v.HOST_NOT_FOUND) in v.HOST_MAINTENANCE
+    for text in (v.COMPLIANCE_LIST, v.COMPLIANCE_SCAN, v.UPDATE_REMEDIATE):
+        assert quoted(v.HOST_NOT_FOUND) in text and quoted(v.BASELINE_NOT_FOUND) in text
     assert quoted(v.JOB_NOT_FOUND) in v.JOB_WAIT and quoted(v.JOB_NOT_FOUND_STATUS) in v.JOB_LIST
     assert "ValidateSet('start', 'stop', 'shutdown', 'save', 'suspend', 'resume')" in v.VM_POWER
     assert all(quoted(s.NOT_CONNECTED) in t for n, t in s.OPERATIONS.items() if n != "scom.connect")
