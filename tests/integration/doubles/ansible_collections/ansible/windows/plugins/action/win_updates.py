@@ -44,6 +44,7 @@ class ActionModule(ActionBase):
         except TypeError as e:
             raise AnsibleActionFail("Invalid value for reboot or reboot_timeout: %s" % e) from e
         host = task_vars.get("inventory_hostname")
+        self._task_vars = task_vars
         self._updates, self._filtered, self._selected = {}, {}, []
         self._downloads, self._installs = {}, {}
 
@@ -63,8 +64,8 @@ class ActionModule(ActionBase):
         return result
 
     def _module(self, args, host, **options):
-        return self._execute_module(module_name=MODULE, module_args=dict(args, _operation="start",
-                                                                         _operation_options=dict(options, host=host)))
+        return self._execute_module(module_name=MODULE, task_vars=self._task_vars,
+                                    module_args=dict(args, _operation="start", _operation_options=dict(options, host=host)))
 
     def _run_sync(self, host, args, reboot):
         result = {"changed": False, "reboot_required": False, "rebooted": False}
