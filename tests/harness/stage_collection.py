@@ -21,8 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE, NAME = "vmops", "datacenter"
-# Not part of the collection: staged copies leave them out so sanity covers what ships.
-NOT_STAGED = ("simulators/", "benchmarks/", ".ci/")
+# Not part of the collection: staged copies leave them out so sanity covers what ships. The test doubles of other
+# collections (tests/integration/doubles) are theirs, not this collection's code.
+NOT_STAGED = ("simulators/", "benchmarks/", ".ci/", "tests/integration/doubles/")
 
 GET_PIP_STANDIN = '''"""Offline stand-in for get-pip.py, written by vmops.datacenter's test harness."""
 import subprocess

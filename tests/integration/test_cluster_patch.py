@@ -11,7 +11,7 @@ import json
 import threading
 import time
 
-from .conftest import ROOT
+from .conftest import COLLECTIONS, ROOT
 
 PLAYBOOK = ROOT / "playbooks" / "cluster_patch.yml"
 DEPLOYMENT = "Hyper-V hosts 2026-11 - Hyper-V patch"
@@ -310,3 +310,130 @@ def test_vmm_method_without_a_baseline_stops_in_the_plan(vmm_lab, ansible):
     result = ansible(PLAYBOOK, extra).assert_failed()
     assert "set cluster_patch_baseline" in " ".join(result.output.split()), result.tail()
     assert not any(maintenance(vmm_lab.server.vmm).values())
+
+
+# cluster_patch_method win_updates: ansible.windows.win_updates runs on each Hyper-V host itself. The test double of
+# that collection (tests/integration/doubles) keeps each host's Windows Update state in a JSON file; the hosts are
+# reached with the local connection. No ConfigMgr lab is started, so any ConfigMgr call would fail the run.
+DOUBLES = ROOT / "tests" / "integration" / "doubles"
+SECURITY = ["Security Updates", "Microsoft Server operating system-21H2"]
+
+
+def wu_update(number, title, categories=SECURITY, **more):
+    return dict(id="%08x-1111-4222-8333-%012d" % (number, number), title="%s (KB%d)" % (title, number), kb=[str(number)],
+                categories=categories, **more)
+
+
+def wu_lab(vmm_lab, hosts):
+    """The double's state file (every host with its pending updates), an inventory that reaches the hosts locally, and
+    the environment that puts the double on the collections path."""
+    state = vmm_lab.lab.workdir / "win_updates.json"
+    state.write_text(json.dumps({"hosts": hosts}))
+    inventory = vmm_lab.lab.workdir / "hosts.yml"
+    local = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+    inventory.write_text(json.dumps({"all": {"hosts": {"localhost": local}, "children": {
+        "hyperv": {"hosts": {name: {} for name in hosts}, "vars": local}}}}))
+    env = {"ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (COLLECTIONS, DOUBLES), "WIN_UPDATES_DOUBLE_STATE": str(state)}
+    return state, inventory, env
+
+
+def wu_vars(vmm_lab, hosts, **more):
+    psrp = vmm_lab.endpoint
+    data = dict(
+        vmm_lab.extra_vars(), cluster_patch_hosts=hosts, cluster_patch_method="win_updates", cluster_patch_poll_interval=0.5,
+        cluster_patch_vmm_connection={k: psrp[k] for k in ("server", "port", "ssl", "auth", "encryption", "username",
+                                                           "password", "ca_path")},
+        cluster_patch_report_file=str(vmm_lab.lab.workdir / "patch-report.json"))
+    data.update(more)
+    return data
+
+
+def wu_state(state):
+    return json.loads(state.read_text())["hosts"]
+
+
+def test_win_updates_patches_one_node_per_cluster_then_a_rerun_changes_nothing(vmm_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    hosts = {}
+    for name in PROD:
+        # The cumulative update needs a restart, after which the next one becomes applicable; the definition update
+        # is outside the default categories and is never installed.
+        hosts[name] = {"updates": [
+            wu_update(5048654, "2026-11 Cumulative Update for Microsoft server operating system", reboot_required=True),
+            wu_update(5049001, "2026-11 Servicing Stack Update", after_boots=1),
+            wu_update(2267602, "Security Intelligence Update for Microsoft Defender Antivirus",
+                      categories=["Definition Updates"])]}
+    for name in TEST:
+        hosts[name] = {"updates": [wu_update(5050002, "2026-11 Update Rollup for Windows Server",
+                                             categories=["Update Rollups"])]}
+    state, inventory, env = wu_lab(vmm_lab, hosts)
+    extra = wu_vars(vmm_lab, PROD + TEST)
+
+    planned = ansible(PLAYBOOK, extra, check=True, env=env, inventory=inventory).assert_ok()
+    flat = " ".join(planned.output.split())
+    assert "6 clustered hosts in 3 rounds" in flat and "Windows Update on each host" in flat, planned.tail()
+    assert "hv-prod-01.lab.local: would install 1 updates" in flat and "(KB5048654)" in flat, planned.tail()
+    assert not any(maintenance(vmm).values())
+    after_plan = wu_state(state)
+    assert not any(u.get("installed") for h in after_plan.values() for u in h["updates"])
+    assert all(op["check_mode"] and op["operation"] == "search" for h in after_plan.values() for op in h["operations"])
+
+    ansible(PLAYBOOK, extra, env=env, inventory=inventory).assert_ok()
+    data = report(vmm_lab)
+    assert {h["host"]: h["result"] for h in data["hosts"]} == {name: "patched" for name in PROD + TEST}
+    assert {h["host"]: h["rebooted"] for h in data["hosts"]} == dict(
+        [(name, True) for name in PROD] + [(name, False) for name in TEST])
+    assert data["not_reached"] == [] and not any(maintenance(vmm).values())
+    done = wu_state(state)
+    for name in PROD:
+        assert [u.get("installed", False) for u in done[name]["updates"]] == [True, True, False]
+        assert done[name]["boots"] == 1 and not done[name]["reboot_pending"]
+        # Searched, installed across the restart until a round finds nothing more, searched again to verify.
+        assert [op["operation"] for op in done[name]["operations"] if not op["check_mode"]] == [
+            "search", "installed", "reboot", "installed", "installed", "search"]
+    for name in TEST:
+        assert done[name]["updates"][0]["installed"] and done[name].get("boots", 0) == 0
+    spans = windows(vmm_lab)
+    for cluster in (PROD, TEST):
+        for first, second in zip(cluster, cluster[1:], strict=False):
+            assert spans[first][-1] < spans[second][0], (first, second, spans)
+    assert spans[TEST[0]][0] < spans[PROD[0]][-1]
+    steps = [(r["target"], r["step"]) for r in audit(vmm_lab)]
+    assert (PROD[0], "restart") in steps and (TEST[0], "restart") not in steps
+    assert sum(len(h["migrated"]) for h in data["hosts"]) > 0
+
+    again = ansible(PLAYBOOK, extra, env=env, inventory=inventory).assert_ok()
+    assert recap_changed(again.output) == 0, again.tail()
+    assert {h["result"] for h in report(vmm_lab)["hosts"]} == {"ok"}
+    assert [op["operation"] for op in wu_state(state)[PROD[0]]["operations"]][-1] == "search"
+
+
+def test_win_updates_failed_update_stops_the_rollout_in_maintenance(vmm_lab, ansible):
+    vmm = vmm_lab.server.vmm
+    cumulative = dict(number=5048654, title="2026-11 Cumulative Update for Microsoft server operating system",
+                      reboot_required=True)
+    hosts = {name: {"updates": [wu_update(**cumulative)]} for name in PROD}
+    hosts[PROD[1]]["updates"][0].update(fail_hresult="0x80240022", fail_phase="download")
+    state, inventory, env = wu_lab(vmm_lab, hosts)
+
+    result = ansible(PLAYBOOK, wu_vars(vmm_lab, PROD), env=env, inventory=inventory).assert_failed()
+    flat = " ".join(result.output.split())
+    assert "Windows Update failed on hv-prod-02.lab.local: KB5048654 (HRESULT 0x80240022)" in flat, result.tail()
+    assert "stays in maintenance mode" in flat
+    data = report(vmm_lab)
+    assert {h["host"]: h["result"] for h in data["hosts"]} == {PROD[0]: "patched", PROD[1]: "failed",
+                                                               PROD[2]: "not reached"}
+    assert data["not_reached"] == [PROD[2]]
+    state_now = maintenance(vmm)
+    assert state_now[PROD[1]] is True and state_now[PROD[0]] is False and state_now[PROD[2]] is False
+    after = wu_state(state)
+    assert not after[PROD[1]]["updates"][0].get("installed") and "operations" not in after[PROD[2]]
+
+    # Fixed on the host, the next run patches the failed host (still in maintenance) and carries on.
+    hosts = wu_state(state)
+    hosts[PROD[1]]["updates"][0].pop("fail_hresult")
+    state.write_text(json.dumps({"hosts": hosts}))
+    ansible(PLAYBOOK, wu_vars(vmm_lab, PROD), env=env, inventory=inventory).assert_ok()
+    assert {h["host"]: h["result"] for h in report(vmm_lab)["hosts"]} == {PROD[0]: "ok", PROD[1]: "patched",
+                                                                          PROD[2]: "patched"}
+    assert not any(maintenance(vmm).values())

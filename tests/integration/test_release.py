@@ -21,6 +21,8 @@ from .conftest import ROOT
 BIN = Path(sys.executable).parent
 GALAXY = yaml.safe_load((ROOT / "galaxy.yml").read_text())
 TARBALL = "%s-%s-%s.tar.gz" % (GALAXY["namespace"], GALAXY["name"], GALAXY["version"])
+# The cluster_patch win_updates method runs ansible.windows.win_updates: the image installs that collection too.
+EE_WINDOWS = {"name": "ansible.windows", "version": ">=2.0.0,<4.0.0"}
 RUNBOOKS = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").exists())
 # Never shipped: development, test and lab material.
 NOT_SHIPPED = ("simulators", "tests", "benchmarks", ".venv", ".tmp", ".lab", ".ci", ".git", ".gitignore",
@@ -85,7 +87,8 @@ def test_manifest_and_files_list_match_galaxy_yml_and_the_tarball(tarball):
 def test_ee_definition_names_the_tarball_of_this_version():
     ee = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
     assert ee["version"] == 3
-    assert ee["dependencies"]["galaxy"]["collections"] == [{"name": "collections/" + TARBALL, "type": "file"}]
+    assert ee["dependencies"]["galaxy"]["collections"] == [{"name": "collections/" + TARBALL, "type": "file"},
+                                                           EE_WINDOWS]
     assert [Path(f["src"]).name for f in ee["additional_build_files"]] == [TARBALL]
     meta = yaml.safe_load((ROOT / "meta" / "execution-environment.yml").read_text())
     assert meta["dependencies"] == {"python": "requirements.txt", "system": "bindep.txt"}
@@ -110,7 +113,7 @@ def test_ansible_builder_create_writes_the_build_context(tarball, tmp_path):
 
     build = context / "_build"
     assert yaml.safe_load((build / "requirements.yml").read_text()) == {
-        "collections": [{"name": "collections/" + TARBALL, "type": "file"}]}
+        "collections": [{"name": "collections/" + TARBALL, "type": "file"}, EE_WINDOWS]}
     shipped = build / "collections" / TARBALL
     assert shipped.is_file()
     # The image build reads the collection's dependencies from the tarball in the context.
