@@ -310,12 +310,14 @@ class VmmModule:
             self.module.warn(warning)
         self.module.exit_json(**self.result)
 
-    def info_result(self, client, key, items):
-        """An info module's result: ``items`` under ``key``, their count, the server that answered, query_result."""
+    def info_result(self, client, key, items, **extra):
+        """An info module's result: ``items`` under ``key``, their count, ``extra`` keys, the server that answered,
+        and query_result (the query sees all of them)."""
         connected = client.runner.connected or {}
         server = dict(hostname=self.params["server"], vmm_server=connected.get("server"),
                       version=connected.get("version"))
         data = {key: items, "count": len(items), "server": server}
+        data.update(extra)
         self.result.update(data)
         if self.params.get("query"):
             self.result["query_result"] = apply_query(self.module, data, self.params["query"])

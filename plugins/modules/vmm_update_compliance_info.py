@@ -210,7 +210,7 @@ query_result:
   type: raw
 """
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._common import apply_query, check_query
+from ansible_collections.vmops.datacenter.plugins.module_utils._common import check_query
 from ansible_collections.vmops.datacenter.plugins.module_utils._vmm import VmmModule, compliance_entry, raise_for_errors
 
 
@@ -241,14 +241,8 @@ class UpdateComplianceInfoModule(VmmModule):
         items = client.compliance(params["hosts"], params["baseline"])
         raise_for_errors(items, "host")
         hosts = [compliance_entry(item) for item in items]
-        connected = client.runner.connected or {}
-        server = dict(hostname=params["server"], vmm_server=connected.get("server"), version=connected.get("version"))
-        self.result.update(hosts=hosts, count=len(hosts), compliant=[h["host"] for h in hosts if h["compliant"]],
-                           noncompliant=[h["host"] for h in hosts if not h["compliant"]], server=server)
-        if params["query"]:
-            data = dict((k, self.result[k]) for k in ("hosts", "count", "compliant", "noncompliant", "server"))
-            self.result["query_result"] = apply_query(self.module, data, params["query"])
-
+        self.info_result(client, "hosts", hosts, compliant=[h["host"] for h in hosts if h["compliant"]],
+                         noncompliant=[h["host"] for h in hosts if not h["compliant"]])
 
 def main():
     module = UpdateComplianceInfoModule()
