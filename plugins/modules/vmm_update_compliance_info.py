@@ -244,6 +244,7 @@ class UpdateComplianceInfoModule(VmmModule):
         self.info_result(client, "hosts", hosts, compliant=[h["host"] for h in hosts if h["compliant"]],
                          noncompliant=[h["host"] for h in hosts if not h["compliant"]])
 
+
 def main():
     module = UpdateComplianceInfoModule()
     module.run(module.work)

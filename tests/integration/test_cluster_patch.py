@@ -316,12 +316,12 @@ def test_vmm_method_without_a_baseline_stops_in_the_plan(vmm_lab, ansible):
 # that collection (tests/integration/doubles) keeps each host's Windows Update state in a JSON file; the hosts are
 # reached with the local connection. No ConfigMgr lab is started, so any ConfigMgr call would fail the run.
 DOUBLES = ROOT / "tests" / "integration" / "doubles"
-SECURITY = ["Security Updates", "Microsoft Server operating system-21H2"]
+SECURITY = ("Security Updates", "Microsoft Server operating system-21H2")
 
 
 def wu_update(number, title, categories=SECURITY, **more):
     return dict(id="%08x-1111-4222-8333-%012d" % (number, number), title="%s (KB%d)" % (title, number), kb=[str(number)],
-                categories=categories, **more)
+                categories=list(categories), **more)
 
 
 def wu_lab(vmm_lab, hosts):
