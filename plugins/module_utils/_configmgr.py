@@ -485,6 +485,12 @@ class ConfigMgrClient:
                           select=["ResourceID"])
         return sorted(int(r["ResourceID"]) for r in rows)
 
+    def member_details(self, collection_id):
+        """The collection's evaluated members (name, ResourceID, domain, direct or not), by name."""
+        rows = self.query("/wmi/SMS_FullCollectionMembership", filter="CollectionID eq %s" % odata_string(collection_id),
+                          select=["ResourceID", "Name", "Domain", "IsDirect", "IsClient"])
+        return sorted(rows, key=lambda r: (str(r.get("Name") or "").upper(), int(r["ResourceID"])))
+
     def wait_for_members(self, collection_id, present=(), absent=(), wait_timeout=600, poll_interval=5.0):
         """Poll the evaluated membership until every ``present`` ID is in it and no ``absent`` ID is."""
         present, absent = set(present), set(absent)

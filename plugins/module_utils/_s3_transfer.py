@@ -606,6 +606,35 @@ def parallel_map(function, items, concurrency):
 # Upload plan
 
 
+class CheckCounter:
+    """Files (and bytes) a planning phase has checked against what is already there; worker threads count, a
+    progress status line (module_utils/_progress.py) reads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.files_total = self.bytes_total = self.files_done = self.bytes_done = 0
+
+    def expect(self, sizes):
+        with self.lock:
+            self.files_total, self.bytes_total = len(sizes), sum(sizes)
+
+    def done(self, size):
+        with self.lock:
+            self.files_done += 1
+            self.bytes_done += size
+
+    def status(self, what, seconds):
+        """``what: checking N of M files already there, X of Y read (P %), T``; None before there is anything to
+        check (listing) or when nothing needs reading."""
+        with self.lock:
+            if not self.files_total:
+                return None
+            share = 100.0 * self.bytes_done / self.bytes_total if self.bytes_total else 100.0
+            return "%s: checking %d of %d files already there, %s of %s read (%d %%), %s" % (
+                what, self.files_done, self.files_total, human_bytes(self.bytes_done), human_bytes(self.bytes_total),
+                share, human_duration(seconds))
+
+
 class FileAction:
     """What to do with one local file. action: skip, upload or resume."""
 
@@ -650,13 +679,16 @@ def _fast_match(entry, listed, local):
             and entry.get("sha256"))
 
 
-def plan_upload(client, bucket, tprefix, files, settings, force=False, source=None, load_manifest=None):
+def plan_upload(client, bucket, tprefix, files, settings, force=False, source=None, load_manifest=None,
+                counter=None):
     """Decide per file: skip (present and verified), resume (unfinished multipart upload) or upload.
 
     Requests: one paginated listing of the prefix, one paginated listing of unfinished uploads, the
     manifest when the listing shows one, and a ListParts per upload to resume. With a manifest whose
-    entries match the listing and the local sizes, no local file is read at all.
+    entries match the listing and the local sizes, no local file is read at all. ``counter`` (a
+    CheckCounter) counts the local files read to verify stored objects.
     """
+    counter = counter or CheckCounter()
     objects = list_objects(client, bucket, tprefix)
     uploads, unsupported = list_uploads(client, bucket, tprefix)
     manifest = load_manifest() if MANIFEST_NAME in objects and load_manifest else None
@@ -683,10 +715,12 @@ def plan_upload(client, bucket, tprefix, files, settings, force=False, source=No
         else:
             action = FileAction(local, key, "upload", "absent" if listed is None else "size")
         plan.actions.append(action)
+    counter.expect([a.local.size for a in to_verify])
 
     def verify(action):
         listed = objects[action.local.path]
         digest = digest_file(action.local, etag_part_sizes(listed["etag"], action.local.size, settings.chunk_size))
+        counter.done(action.local.size)
         entry = entries.get(action.local.path)
         if (entry and entry.get("sha256") == digest.sha256.hexdigest() and entry.get("size") == listed["size"]
                 and strip_etag(entry.get("etag")) == listed["etag"]):
@@ -1208,9 +1242,13 @@ def download_targets(manifest, dest, tprefix):
     return items
 
 
-def plan_download(items, force, verify, concurrency):
-    """Mark items already present (right size, and right SHA-256 when verify) as skip; hashing runs in parallel."""
+def plan_download(items, force, verify, concurrency, counter=None):
+    """Mark items already present (right size, and right SHA-256 when verify) as skip; hashing runs in parallel
+    and ``counter`` (a CheckCounter) counts the files read."""
     candidates = [i for i in items if not force and os.path.isfile(i.target) and os.path.getsize(i.target) == i.size]
+    counter = counter or CheckCounter()
+    if verify:
+        counter.expect([i.size for i in candidates])
 
     def check(item):
         if not verify:
@@ -1219,6 +1257,8 @@ def plan_download(items, force, verify, concurrency):
             return sha256_file(item.target) == item.sha256
         except OSError:
             return False
+        finally:
+            counter.done(item.size)
 
     for item, present in zip(candidates, parallel_map(check, candidates, concurrency), strict=True):
         if present:

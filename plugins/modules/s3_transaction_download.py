@@ -261,6 +261,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest impo
     transaction_prefix,
 )
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer import (
+    CheckCounter,
     Downloader,
     Settings,
     TransferError,
@@ -320,7 +321,9 @@ class DownloadModule(S3Module):
             raise TransferError(self.missing_manifest(client, bucket, tprefix, key))
         self.result["manifest"] = manifest_summary(manifest)
         items = download_targets(manifest, dest, tprefix)
-        wanted = plan_download(items, params["force"], params["verify"], settings.concurrency)
+        checked, checking = CheckCounter(), Progress()
+        with checking.watch(lambda: checked.status("download %s" % transaction_id, checking.clock() - checking.started)):
+            wanted = plan_download(items, params["force"], params["verify"], settings.concurrency, counter=checked)
         skipped = [i for i in items if i.action == "skip"]
         self.result.update(
             downloaded=dict(count=len(wanted), bytes=sum(i.size for i in wanted)),

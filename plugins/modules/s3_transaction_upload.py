@@ -354,6 +354,7 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._s3_manifest impo
     transaction_prefix,
 )
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer import (
+    CheckCounter,
     Settings,
     TransferError,
     Uploader,
@@ -450,8 +451,11 @@ class UploadModule(S3Module):
         started_iso = now_iso()
         client = self.client(max_pool_connections=settings.concurrency + 2)
 
-        plan = plan_upload(client, bucket, tprefix, files, settings, force=params["force"], source=params["source"],
-                           load_manifest=lambda: load_manifest(client, bucket, params["prefix"], transaction_id))
+        checked, checking = CheckCounter(), Progress()
+        with checking.watch(lambda: checked.status("upload %s" % transaction_id, checking.clock() - checking.started)):
+            plan = plan_upload(client, bucket, tprefix, files, settings, force=params["force"], source=params["source"],
+                               load_manifest=lambda: load_manifest(client, bucket, params["prefix"], transaction_id),
+                               counter=checked)
         for warning in plan.warnings:
             self.module.warn(warning)
         sending = plan.of("upload") + plan.of("resume")

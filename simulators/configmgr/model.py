@@ -334,6 +334,23 @@ class SiteModel:
             self.save()
             return dev
 
+    def add_device(self, name: str) -> dict:
+        """A device the lab description does not list (a server that is no Hyper-V host), with a client and
+        the same required updates as the others; a member of All Systems only."""
+        with self.lock:
+            short = name.split(".")[0].upper()
+            if any(d["Name"] == short for d in self.state["devices"].values()):
+                raise bad_request(f"A device named {short} exists.")
+            template = next(iter(self.state["devices"].values()))
+            rid = max(int(k) for k in self.state["devices"]) + 1
+            self.state["devices"][str(rid)] = dict(
+                template, ResourceID=rid, Name=short, fqdn=f"{short.lower()}.{self.state['domain']}", cluster=None,
+                SMSUniqueIdentifier="GUID:" + str(uuid.uuid5(uuid.NAMESPACE_DNS, short)).upper(),
+                updates={ci: {"status": "required"} for ci in template["updates"]}, faults={}, offline_until=None,
+                last_offline=None)
+            self.save()
+            return self.state["devices"][str(rid)]
+
     def set_device_faults(self, name: str, faults: dict) -> dict:
         with self.lock:
             dev = self.device_by_name(name)

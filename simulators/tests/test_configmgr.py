@@ -270,6 +270,16 @@ def test_membership_changes_only_after_evaluation(site):
     assert site.members(PATCH) == []
 
 
+def test_a_device_added_by_a_test_is_a_client_of_all_systems_only(site):
+    before = len(site.members("SMS00001"))
+    added = site.server.model.add_device("fs-01.lab.local")
+    assert added["Name"] == "FS-01" and added["cluster"] is None
+    assert site.values("SMS_R_System", **{"$filter": "Name eq 'FS-01'"})[0]["ResourceID"] == added["ResourceID"]
+    assert len(site.members("SMS00001")) == before + 1 and added["ResourceID"] not in site.members(HOSTS_TO_PATCH)
+    with pytest.raises(Exception, match="exists"):
+        site.server.model.add_device("FS-01")
+
+
 def test_many_rules_at_once_and_the_limiting_collection(site):
     created = site.ok("POST", "SMS_Collection", status=201, json={
         "Name": "Limited to holding", "LimitToCollectionID": HOLDING, "CollectionType": 2, "Comment": "test"})

@@ -109,6 +109,32 @@ def test_two_clusters_one_node_each_at_a_time_then_a_rerun_changes_nothing(vmm_l
     assert len(configmgr_lab.server.model.state["operations"]) == operations
 
 
+def test_the_hosts_can_come_from_a_configmgr_collection(vmm_lab, configmgr_lab, ansible):
+    """Seed 4's input: the members of a collection; one that VMM does not manage (a file server) is left alone."""
+    model = configmgr_lab.server.model
+    fs01 = model.add_device("fs-01")
+    model.add_direct_rules("LAB00010", [{"RuleName": "FS-01", "ResourceID": fs01["ResourceID"],
+                                         "ResourceClassName": "SMS_R_System"}])
+    model.evaluate_now("LAB00010")
+    extra = dict(vmm_lab.extra_vars(), **run_vars(vmm_lab, configmgr_lab, [],
+                                                  cluster_patch_source_collection="Hyper-V hosts to patch"))
+    planned = ansible(PLAYBOOK, extra, check=True).assert_ok()
+    flat = " ".join(planned.output.split())
+    assert "6 clustered hosts in 3 rounds" in flat, planned.tail()
+    assert "to the holding collection Hyper-V holding: hv-dev-01.lab.local" in flat
+    assert "Members of Hyper-V hosts to patch that VMM does not manage, left alone: FS-01" in flat
+    assert "FS-01 | - | left alone | not a Hyper-V host of VMM" in flat
+    assert not any(maintenance(vmm_lab.server.vmm).values())
+    assert members(configmgr_lab, "LAB00011") == [] and members(configmgr_lab, "LAB00012") == []
+    assert model.state["operations"] == []
+    requests = configmgr_lab.server.requests.list()
+    assert {r["method"] for r in requests} == {"GET"}
+
+    # An empty source collection stops the run before anything is read from VMM, saying why.
+    empty = ansible(PLAYBOOK, dict(extra, cluster_patch_source_collection="Hyper-V holding"), check=True).assert_failed()
+    assert "The ConfigMgr collection Hyper-V holding has no evaluated members" in " ".join(empty.output.split())
+
+
 def test_a_failed_install_stops_the_rollout_and_leaves_the_host_in_maintenance(vmm_lab, configmgr_lab, ansible):
     vmm = vmm_lab.server.vmm
     configmgr_lab.server.model.set_device_faults("hv-prod-02", {"install_error": -2147023293})

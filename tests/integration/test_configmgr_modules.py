@@ -25,6 +25,12 @@ def test_configmgr_collection_member(configmgr_lab, ansible):
     assert configmgr_lab.server.model.members(configmgr_lab.server.model.collection("LAB00011")) == [16777220]
 
 
+def test_configmgr_collection_info(configmgr_lab, ansible):
+    ansible(RUN_TARGET, configmgr_lab.extra_vars(target="configmgr_collection_info")).assert_ok()
+    methods = {r["method"] for r in configmgr_lab.server.requests.list()}
+    assert methods == {"GET"}  # reads only
+
+
 def test_configmgr_password_never_shows_at_vvvv(configmgr_lab, ansible):
     result = ansible(RUN_TARGET, configmgr_lab.extra_vars(target="configmgr_collection"), verbosity=4).assert_ok()
     assert configmgr_lab.endpoint["password"] in configmgr_lab.lab.passwords

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 
@@ -14,7 +15,13 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._progress import 
     Progress,
     human_duration,
 )
-from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer import MIB, transfer_status
+from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer import (
+    MIB,
+    CheckCounter,
+    DownloadItem,
+    plan_download,
+    transfer_status,
+)
 
 
 def test_without_the_variable_nothing_is_written(tmp_path):
@@ -82,3 +89,21 @@ def test_readable_durations_and_transfer_lines():
     assert transfer_status("upload tx-1", 2, 5, 300 * MIB, 1200 * MIB, 10) == (
         "upload tx-1: 2 of 5 files, 300.0 MiB of 1.2 GiB (25 %), 30 MiB/s, 10 s")
     assert transfer_status("download tx-1", 0, 0, 0, 0, 0) == "download tx-1: 0 of 0 files, 0 B of 0 B (100 %), 0 MiB/s, 0 s"
+
+
+def test_the_check_before_a_transfer_counts_the_files_it_reads(tmp_path):
+    same, other = tmp_path / "same.bin", tmp_path / "other.bin"
+    same.write_bytes(b"a" * 1000)
+    other.write_bytes(b"b" * 3000)
+    items = [DownloadItem(dict(path=p.name, key="t/" + p.name, size=p.stat().st_size,
+                               sha256=hashlib.sha256(b"a" * 1000).hexdigest()), str(p)) for p in (same, other)]
+    items.append(DownloadItem(dict(path="absent", key="t/absent", size=5, sha256="0" * 64), str(tmp_path / "absent")))
+    counter = CheckCounter()
+    assert counter.status("download t", 0) is None  # nothing to say while listing
+    wanted = plan_download(items, force=False, verify=True, concurrency=2, counter=counter)
+    assert [i.path for i in wanted] == ["other.bin", "absent"]
+    assert counter.status("download t", 3) == (
+        "download t: checking 2 of 2 files already there, 3.9 KiB of 3.9 KiB read (100 %), 3 s")
+    quiet = CheckCounter()
+    plan_download(items, force=False, verify=False, concurrency=2, counter=quiet)
+    assert quiet.status("download t", 1) is None  # sizes only: nothing is read

@@ -514,14 +514,25 @@ def test_a_changed_file_drops_the_old_manifest_first_and_writes_a_new_one(s3, ru
     assert entry["sha256"] == hashlib.sha256(b'displayName = "prod-sql01-renamed"\n').hexdigest()
 
 
-def test_another_source_verifies_content_and_rewrites_only_the_manifest(s3, run, tmp_path, opens):
+def test_another_source_verifies_content_and_rewrites_only_the_manifest(s3, run, tmp_path, opens, monkeypatch):
     src = make_src(tmp_path)
     run(dict(src=str(src), chunk_size="5MiB", source=dict(snapshot_uuid="SST-1")))
     s3.calls.clear()
     opens.clear()
+    counters = []
+
+    class Counted(s3_transaction_upload.CheckCounter):
+        def __init__(self):
+            super().__init__()
+            counters.append(self)
+
+    monkeypatch.setattr(s3_transaction_upload, "CheckCounter", Counted)
     result = run(dict(src=str(src), chunk_size="5MiB", source=dict(snapshot_uuid="SST-2")))
     assert result["changed"] is True and result["uploaded"]["count"] == 0 and result["unchanged"]["count"] == 3
     assert len(opens) == 3                                          # every file read once to verify it
+    # ...and counted for the progress line of the check.
+    assert (counters[0].files_done, counters[0].files_total) == (3, 3)
+    assert counters[0].bytes_done == counters[0].bytes_total == sum(f.stat().st_size for f in src.rglob("*") if f.is_file())
     assert s3.calls.writes() == ["PutObject"]
     assert stored_manifest(s3)["source"] == dict(snapshot_uuid="SST-2")
 
