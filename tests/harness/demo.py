@@ -115,7 +115,8 @@ class Demo:
         self.failures += 0 if same and complete and len(windows) == running and not scom["active"] else 1
 
     def cluster_patch(self):
-        print("\n5. Rolling patch of the Hyper-V clusters hvc-prod and hvc-test through VMM and ConfigMgr")
+        print("\n5. Rolling patch of the Hyper-V hosts in the ConfigMgr collection 'Hyper-V hosts to patch' "
+              "(clusters hvc-prod and hvc-test, stand-alone hv-dev-01) through VMM and ConfigMgr")
         report_file = self.lab_dir / "reports" / "cluster-patch.json"
         report_file.parent.mkdir(exist_ok=True)
         report = ("-e", json.dumps({"cluster_patch_report_file": str(report_file)}))
