@@ -58,6 +58,7 @@ options:
     description:
       - Profile for S3-compatible stores. Uses path-style addressing and computes request checksums only where the
         protocol requires them (recent botocore versions otherwise send checksums that many such stores reject).
+      - A store that answers uploads with HTTP 411 C(MissingContentLength) needs this profile.
     type: bool
     default: false
   retries:

@@ -100,6 +100,11 @@ def new_client(params, max_pool_connections=10, user_agent_extra=""):
                           config=botocore.config.Config(**options))
 
 
+# What S3-compatible stores answer to aws-chunked uploads with trailing checksums (the default of botocore >= 1.36):
+# no Content-Length on the part (seen from rclone serve s3; other stores may answer differently).
+CHECKSUM_TRAILER_REFUSALS = frozenset(("MissingContentLength",))
+
+
 def describe_error(exc, operation, bucket=None, key=None, endpoint=None):
     """Turn a botocore exception into an S3Error naming the call and what the store said."""
     where = "s3://%s/%s" % (bucket, key or "") if bucket else "S3"
@@ -111,7 +116,11 @@ def describe_error(exc, operation, bucket=None, key=None, endpoint=None):
         status = meta.get("HTTPStatusCode")
         code = error.get("Code")
         text = "%s: %s failed with HTTP %s %s: %s" % (where, operation, status, code, error.get("Message") or "")
-        return S3Error(text.rstrip(": "), operation=operation, bucket=bucket, key=key, status=status, code=code,
+        text = text.rstrip(": ")
+        if code in CHECKSUM_TRAILER_REFUSALS:
+            text += (". The store does not take the streamed checksums recent AWS SDKs send; for an S3-compatible "
+                     "store (not AWS) set s3_compatible: true.")
+        return S3Error(text, operation=operation, bucket=bucket, key=key, status=status, code=code,
                        request_id=meta.get("RequestId"))
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return S3Error("%s: %s needs credentials: set access_key/secret_key, a profile, or the AWS_* environment "

@@ -564,7 +564,9 @@ def etag_part_sizes(etag, size, chunk_size):
     return [p for p in (chunk_size,) + COMMON_PART_SIZES if -(-size // p) == count]
 
 
-def digest_file(local, part_sizes=(), opener=None):
+def digest_file(local, part_sizes=(), opener=None, on_read=None):
+    """Digest of a local file; ``on_read(n)`` is called after each block so a progress line can move within big
+    files."""
     digest = Digest(part_sizes)
     try:
         with (opener or open_source)(local.full) as handle:
@@ -573,6 +575,8 @@ def digest_file(local, part_sizes=(), opener=None):
                 if not block:
                     break
                 digest.update(block)
+                if on_read:
+                    on_read(len(block))
     except OSError as exc:
         raise TransferError("cannot read %s: %s" % (local.full, exc.strerror or exc)) from exc
     if digest.size != local.size:
@@ -581,7 +585,7 @@ def digest_file(local, part_sizes=(), opener=None):
     return digest
 
 
-def sha256_file(path, block=READ_BLOCK):
+def sha256_file(path, block=READ_BLOCK, on_read=None):
     hasher = hashlib.sha256()
     with open(path, "rb") as handle:
         while True:
@@ -589,6 +593,8 @@ def sha256_file(path, block=READ_BLOCK):
             if not data:
                 break
             hasher.update(data)
+            if on_read:
+                on_read(len(data))
     return hasher.hexdigest()
 
 
@@ -618,10 +624,14 @@ class CheckCounter:
         with self.lock:
             self.files_total, self.bytes_total = len(sizes), sum(sizes)
 
-    def done(self, size):
+    def read(self, size):
+        """Bytes read so far, counted per block so the line moves within a big file."""
+        with self.lock:
+            self.bytes_done += size
+
+    def done(self):
         with self.lock:
             self.files_done += 1
-            self.bytes_done += size
 
     def status(self, what, seconds):
         """``what: checking N of M files already there, X of Y read (P %), T``; None before there is anything to
@@ -719,8 +729,9 @@ def plan_upload(client, bucket, tprefix, files, settings, force=False, source=No
 
     def verify(action):
         listed = objects[action.local.path]
-        digest = digest_file(action.local, etag_part_sizes(listed["etag"], action.local.size, settings.chunk_size))
-        counter.done(action.local.size)
+        digest = digest_file(action.local, etag_part_sizes(listed["etag"], action.local.size, settings.chunk_size),
+                             on_read=counter.read)
+        counter.done()
         entry = entries.get(action.local.path)
         if (entry and entry.get("sha256") == digest.sha256.hexdigest() and entry.get("size") == listed["size"]
                 and strip_etag(entry.get("etag")) == listed["etag"]):
@@ -1254,11 +1265,11 @@ def plan_download(items, force, verify, concurrency, counter=None):
         if not verify:
             return True
         try:
-            return sha256_file(item.target) == item.sha256
+            return sha256_file(item.target, on_read=counter.read) == item.sha256
         except OSError:
             return False
         finally:
-            counter.done(item.size)
+            counter.done()
 
     for item, present in zip(candidates, parallel_map(check, candidates, concurrency), strict=True):
         if present:
@@ -1477,7 +1488,10 @@ def mib_per_s(count, seconds):
 
 
 def transfer_status(what, files_done, files_total, bytes_done, bytes_total, seconds):
-    """The status line of a running transfer, e.g. for module_utils/_progress.py."""
+    """The status line of a running transfer, e.g. for module_utils/_progress.py; None when there is nothing to
+    transfer (a run that only rewrites the manifest)."""
+    if not files_total:
+        return None
     share = 100.0 * bytes_done / bytes_total if bytes_total else 100.0
     return "%s: %d of %d files, %s of %s (%d %%), %.0f MiB/s, %s" % (
         what, files_done, files_total, human_bytes(bytes_done), human_bytes(bytes_total), share,

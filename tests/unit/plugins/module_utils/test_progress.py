@@ -17,9 +17,11 @@ from ansible_collections.vmops.datacenter.plugins.module_utils._progress import 
 )
 from ansible_collections.vmops.datacenter.plugins.module_utils._s3_transfer import (
     MIB,
+    READ_BLOCK,
     CheckCounter,
     DownloadItem,
     plan_download,
+    sha256_file,
     transfer_status,
 )
 
@@ -88,7 +90,7 @@ def test_readable_durations_and_transfer_lines():
         "0 s", "59 s", "1 m 01 s", "59 m 59 s", "1 h 01 m", "25 h 00 m"]
     assert transfer_status("upload tx-1", 2, 5, 300 * MIB, 1200 * MIB, 10) == (
         "upload tx-1: 2 of 5 files, 300.0 MiB of 1.2 GiB (25 %), 30 MiB/s, 10 s")
-    assert transfer_status("download tx-1", 0, 0, 0, 0, 0) == "download tx-1: 0 of 0 files, 0 B of 0 B (100 %), 0 MiB/s, 0 s"
+    assert transfer_status("download tx-1", 0, 0, 0, 0, 0) is None  # nothing to send: no line at all
 
 
 def test_the_check_before_a_transfer_counts_the_files_it_reads(tmp_path):
@@ -107,3 +109,19 @@ def test_the_check_before_a_transfer_counts_the_files_it_reads(tmp_path):
     quiet = CheckCounter()
     plan_download(items, force=False, verify=False, concurrency=2, counter=quiet)
     assert quiet.status("download t", 1) is None  # sizes only: nothing is read
+
+
+def test_the_check_counts_bytes_within_a_big_file(tmp_path):
+    big = tmp_path / "disk.vmdk"
+    big.write_bytes(b"x" * (2 * READ_BLOCK + 5))
+    counter = CheckCounter()
+    counter.expect([big.stat().st_size])
+    seen = []
+
+    def on_read(size):
+        counter.read(size)
+        seen.append(counter.bytes_done)
+
+    sha256_file(str(big), on_read=on_read)
+    assert seen == [READ_BLOCK, 2 * READ_BLOCK, 2 * READ_BLOCK + 5]  # the line moves before the file is finished
+    assert counter.files_done == 0

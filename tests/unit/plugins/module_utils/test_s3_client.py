@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 
 import botocore.awsrequest
+import botocore.exceptions
 import pytest
 
-from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import new_client
+from ansible_collections.vmops.datacenter.plugins.module_utils._s3 import describe_error, new_client
 
 BASE = dict(access_key="AKIAUNITTESTKEY", secret_key="unit-secret", region="us-east-1", retries=0)
 
@@ -59,3 +60,16 @@ def test_the_ca_path_is_what_the_client_verifies_with(tmp_path):
     ca.write_text("placeholder")
     client = new_client(dict(BASE, endpoint_url="https://s3.lab.test:9000", ca_path=str(ca)))
     assert client._endpoint.http_session._verify == str(ca)  # pylint: disable=protected-access
+
+
+def test_a_store_refusing_streamed_checksums_gets_the_compatible_profile_hint():
+    refused = botocore.exceptions.ClientError(
+        {"Error": {"Code": "MissingContentLength", "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": 411}},
+        "UploadPart")
+    message = str(describe_error(refused, "UploadPart (part 1)", "bkt", "t/disk.vmdk"))
+    assert message.startswith("s3://bkt/t/disk.vmdk: UploadPart (part 1) failed with HTTP 411 MissingContentLength.")
+    assert message.endswith("set s3_compatible: true.")
+    denied = botocore.exceptions.ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+        "UploadPart")
+    assert "s3_compatible" not in str(describe_error(denied, "UploadPart (part 1)", "bkt", "t/disk.vmdk"))
